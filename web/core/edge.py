@@ -1,0 +1,119 @@
+"""What every request passes through, in one place: language, session, CSRF, headers."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from urllib.parse import urlsplit
+
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from web.accounts.auth import SESSION_COOKIE, load_principal
+from web.core import i18n
+from web.settings import get_settings
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# No inline script or style: the shell is all files from this origin.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; manifest-src 'self'; worker-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"permissions-policy", b"camera=(self), geolocation=(), microphone=()"),
+]
+# Paths that need neither a session nor a language (files, health).
+BARE_PREFIXES = ("/static/", "/healthz", "/sw.js", "/favicon.ico")
+
+
+def same_origin(headers: dict[str, str]) -> bool:
+    """CSRF check that survives a service worker replaying a stored request hours later.
+
+    Browsers send Sec-Fetch-Site on every request (a replay from our own worker is
+    "same-origin"); older ones at least send Origin on unsafe requests. No token is
+    involved, so nothing expires while a request waits in a phone's outbox.
+    """
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = headers.get("origin")
+    if not origin or origin == "null":
+        return False
+    return urlsplit(origin).netloc == headers.get("host", "")
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _cookies(headers: dict[str, str]) -> dict[str, str]:
+    raw = headers.get("cookie")
+    if not raw:
+        return {}
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(raw)
+    except Exception:
+        return {}
+    return {k: m.value for k, m in jar.items()}
+
+
+def _add_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> None:
+    headers = list(message.get("headers", []))
+    vary_index = next((i for i, (k, _) in enumerate(headers) if k.lower() == b"vary"), None)
+    if vary_index is None:
+        headers.append((b"vary", b"HX-Request"))
+    else:
+        key, value = headers[vary_index]
+        if b"hx-request" not in value.lower():
+            headers[vary_index] = (key, value + b", HX-Request")
+    names = {k.lower() for k, _ in headers}
+    headers.extend((k, v) for k, v in extra if k not in names)
+    message["headers"] = headers
+
+
+class Edge(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        headers = _headers(scope)
+        path: str = scope["path"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                _add_headers(message, SECURITY_HEADERS)
+            await send(message)
+
+        bare = path.startswith(BARE_PREFIXES)
+        cookies = {} if bare else _cookies(headers)
+        if not bare:
+            i18n.set_locale(i18n.negotiate(cookies.get(i18n.LANG_COOKIE), headers.get("accept-language")))
+
+        if scope["method"] not in SAFE_METHODS and not same_origin(headers):
+            await _plain(send_with_headers, 403, i18n.gettext("This request came from another site and was refused."))
+            return
+
+        if not bare:
+            token = cookies.get(SESSION_COOKIE)
+            principal = await load_principal(token, get_settings().session_idle_days) if token else None
+            scope["user"] = principal  # type: ignore[typeddict-unknown-key]
+        await next_app(scope, receive, send_with_headers)
+
+
+async def _plain(send: Send, status: int, text: str) -> None:
+    body = text.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+

@@ -1,0 +1,81 @@
+"""Reading and checking submitted forms; messages in the user's language."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Request
+
+from web.core.i18n import _
+
+
+@dataclass
+class Form:
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    async def read(cls, request: Request[Any, Any, Any]) -> "Form":
+        data = await request.form()
+        return cls({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.values.get(name, default)
+
+    def required(self, name: str, message: str | None = None) -> str:
+        value = self.get(name)
+        if not value:
+            self.errors[name] = message or _("This field is required.")
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...] | list[str], required: bool = True) -> str:
+        value = self.get(name)
+        if not value and not required:
+            return ""
+        if value not in choices:
+            self.errors[name] = _("Choose one of the options.")
+        return value
+
+    def integer(self, name: str, low: int, high: int, required: bool = False) -> int | None:
+        value = self.get(name)
+        if not value:
+            if required:
+                self.errors[name] = _("This field is required.")
+            return None
+        try:
+            number = int(value)
+        except ValueError:
+            self.errors[name] = _("Enter a whole number.")
+            return None
+        if not low <= number <= high:
+            self.errors[name] = _("Enter a number from %(low)s to %(high)s.", low=low, high=high)
+            return None
+        return number
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+PHONE = re.compile(r"^1[3-9]\d{9}$|^0\d{2,3}-?\d{7,8}$")
+ID_NUMBER = re.compile(r"^\d{17}[\dXx]$")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def valid_phone(phone: str) -> bool:
+    return bool(PHONE.match(phone))
+
+
+def valid_id_number(id_number: str) -> bool:
+    """A mainland resident ID: 18 characters with a correct check digit (GB 11643)."""
+    if not ID_NUMBER.match(id_number):
+        return False
+    total = sum(int(d) * w for d, w in zip(id_number[:17], _ID_WEIGHTS))
+    return "10X98765432"[total % 11] == id_number[17].upper()
+
+
+def id_check_digit(first17: str) -> str:
+    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS))
+    return "10X98765432"[total % 11]

@@ -1,0 +1,87 @@
+"""Pages and their partials.
+
+A partial is a named block of the page's own template (no second file): a route
+names the block to send when htmx asks (`HX-Request`), and sends the whole page
+otherwise, so every page works as plain HTML first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Request, Response
+from litestar.plugins.jinja import JinjaTemplateEngine
+
+from web.core import i18n
+from web.core.static import static_url
+
+COMPONENTS = Path(__file__).resolve().parent.parent.parent / "components"
+
+
+def _make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(COMPONENTS),
+        autoescape=select_autoescape(["html", "svg", "js"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(static=static_url)
+    from web.core import display
+
+    env.filters.update(display.FILTERS)
+    env.globals.update(display.GLOBALS)
+    return env
+
+
+environment = _make_environment()
+template_engine = JinjaTemplateEngine.from_environment(environment)
+
+
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render_html(template: str, context: Mapping[str, Any], block: str | None = None) -> str:
+    tmpl = environment.get_template(template)
+    if block is None:
+        return tmpl.render(context)
+    return "".join(tmpl.blocks[block](tmpl.new_context(dict(context))))
+
+
+def render(
+    request: Request[Any, Any, Any],
+    template: str,
+    page: object = None,
+    *,
+    partial: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[str]:
+    """Render `template` with `page` (the page's typed context); only `partial` for htmx."""
+    user = request.scope.get("user")
+    context = {
+        "page": page,
+        "principal": user,
+        "path": request.url.path,
+        "query": request.url.query,
+        "lang": i18n.current_locale(),
+        "html_lang": i18n.HTML_LANG[i18n.current_locale()],
+        **extra,
+    }
+    block = partial if partial and is_htmx(request) else None
+    body = render_html(template, context, block)
+    return Response(body, status_code=status_code, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def redirect(request: Request[Any, Any, Any], url: str, cookies: list[Any] | None = None) -> Response[Any]:
+    """See-other after a successful form. htmx gets HX-Redirect instead of a 303, because
+    fetch would follow the 303 itself and swap the next page into the form."""
+    if is_htmx(request):
+        return Response("", status_code=200, headers={"HX-Redirect": url}, cookies=cookies)
+    return Response("", status_code=303, headers={"Location": url}, cookies=cookies)

@@ -1,0 +1,95 @@
+"""The home page: what is each user's to look after and to do, by role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Request, Response, get
+
+from web import db
+from web.accounts.auth import Principal
+from web.accounts.tables import Organisation
+from web.core.render import redirect, render
+from web.core.scope import Grant
+from web.places import logic
+from web.places.tables import Place
+
+THREE_HEADS = ("grid_head", "party_leader", "building_head")
+
+
+@dataclass
+class Area:
+    grant: Grant
+    tally: logic.Tally
+    children: list[dict]
+
+
+@dataclass
+class HomePage:
+    areas: list[Area] = field(default_factory=list)
+    # Grids whose three heads are not all named yet (secretaries and the command centre).
+    grids_missing_heads: list[dict] = field(default_factory=list)
+    # Register gaps a grid head closes at the door.
+    empty_households: int = 0
+    persons_without_phone: int = 0
+    organisation: str = ""
+
+
+async def grids_missing_heads(prefix: str) -> list[dict]:
+    grids = await db.fetch(
+        "SELECT p.id, p.name, p.path,"
+        " (SELECT count(DISTINCT g.role) FROM role_grant g WHERE g.place = p.id AND g.role IN ({}, {}, {})) AS heads"
+        " FROM place p WHERE p.kind = 'grid' AND p.path LIKE {} ORDER BY p.id",
+        *THREE_HEADS,
+        f"{prefix}%",
+    )
+    return [g for g in grids if g["heads"] < len(THREE_HEADS)]
+
+
+async def register_gaps(prefix: str) -> tuple[int, int]:
+    rows = await db.fetch(
+        "SELECT (SELECT count(*) FROM household h WHERE h.path LIKE {}"
+        "   AND NOT EXISTS (SELECT 1 FROM person p WHERE p.household = h.id)) AS empty,"
+        " (SELECT count(*) FROM person WHERE path LIKE {} AND phone = '') AS no_phone",
+        f"{prefix}%",
+        f"{prefix}%",
+    )
+    return rows[0]["empty"], rows[0]["no_phone"]
+
+
+async def build_home(principal: Principal) -> HomePage:
+    page = HomePage()
+    seen: set[str] = set()
+    for grant in principal.places_for("browse"):
+        if any(grant.path.startswith(p) for p in seen):
+            continue  # a role further up already covers this place
+        seen.add(grant.path)
+        tallies = await logic.tallies_under(grant.path)
+        children = await Place.select().where(Place.parent == grant.place_id).order_by(Place.id)
+        for child in children:
+            child["tally"] = logic.rollup(tallies, child["path"])
+        page.areas.append(Area(grant, logic.rollup(tallies, grant.path), children))
+        if principal.can("manage_accounts", grant.path):
+            page.grids_missing_heads += await grids_missing_heads(grant.path)
+        if grant.place_kind in ("grid", "microgrid"):
+            empty, no_phone = await register_gaps(grant.path)
+            page.empty_households += empty
+            page.persons_without_phone += no_phone
+    if principal.organisation_id:
+        org = await Organisation.select(Organisation.name).where(Organisation.id == principal.organisation_id).first()
+        page.organisation = org["name"] if org else ""
+    return page
+
+
+@get("/")
+async def home(request: Request[Any, Any, Any]) -> Response[Any]:
+    principal = request.scope.get("user")
+    if not isinstance(principal, Principal):
+        return redirect(request, "/signin")
+    if principal.is_resident:
+        return redirect(request, "/my")
+    return render(request, "pages/home.html", await build_home(principal))
+
+
+routes = [home]

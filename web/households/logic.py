@@ -1,0 +1,84 @@
+"""Households and persons: lists in walking order, search, reveal, sort keys."""
+
+from __future__ import annotations
+
+import secrets
+
+from piccolo.query.functions.aggregate import Count
+
+from web.core.scope import Scope
+from web.households.tables import Household, Person
+
+# Unambiguous on a door plate and when typed: no 0/O, 1/I/L.
+DOOR_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+LIST_COLUMNS = (
+    Household.id, Household.kind, Household.building, Household.unit, Household.floor, Household.room,
+    Household.premises_kind, Household.premises_name, Household.address, Household.door_code,
+)
+
+
+def new_door_code() -> str:
+    return "".join(secrets.choice(DOOR_ALPHABET) for _ in range(8))
+
+
+def _pad(value: str | int | None, width: int) -> str:
+    text = "" if value is None else str(value)
+    return text.zfill(width) if text.isdigit() else text.rjust(width, " ")
+
+
+def sort_key(building: str, unit: str, floor: int | None, room: str) -> str:
+    """Walking order: building, unit, floor, room; numbers compare as numbers."""
+    return "|".join((_pad(building, 6), _pad(unit, 4), _pad(floor, 3), _pad(room, 6)))
+
+
+async def households_under(prefix: str, scope: Scope, search: str = "") -> list[dict]:
+    """The households under a place in walking order, each with its head count."""
+    query = Household.select(*LIST_COLUMNS).where(Household.path.like(f"{prefix}%")).where(scope.where(Household))
+    if search:
+        like = f"%{search}%"
+        query = query.where(
+            Household.building.like(like) | Household.room.like(like) | Household.address.like(like)
+            | Household.premises_name.like(like) | (Household.door_code == search.upper())
+        )
+    households = await query.order_by(Household.sort_key)
+    counts = await (
+        Person.select(Person.household, Count(Person.id, alias="n"))
+        .where(Person.path.like(f"{prefix}%"))
+        .group_by(Person.household)
+    )
+    per_household = {row["household"]: row["n"] for row in counts}
+    for household in households:
+        household["persons"] = per_household.get(household["id"], 0)
+    return households
+
+
+async def members(household_id: int) -> list[dict]:
+    return await Person.select().where(Person.household == household_id).order_by(Person.id)
+
+
+async def search(scope: Scope, text: str, limit: int = 50) -> tuple[list[dict], list[dict]]:
+    """Persons by name, phone or ID number, and households by address, within scope."""
+    text = text.strip()
+    if not text:
+        return [], []
+    like = f"%{text}%"
+    persons = await (
+        Person.select(Person.id, Person.name, Person.sex, Person.birth_year, Person.phone, Person.household,
+                      Person.household.building, Person.household.unit, Person.household.room,
+                      Person.household.address, Person.household.kind, Person.household.premises_name)
+        .where(scope.where(Person))
+        .where(Person.name.like(like) | Person.phone.like(like) | (Person.id_number == text.upper()))
+        .order_by(Person.name)
+        .limit(limit)
+    )
+    households = await (
+        Household.select(*LIST_COLUMNS)
+        .where(scope.where(Household))
+        .where(Household.address.like(like) | Household.premises_name.like(like)
+               | Household.building.like(like) | Household.room.like(like)
+               | (Household.door_code == text.upper()))
+        .order_by(Household.sort_key)
+        .limit(limit)
+    )
+    return persons, households

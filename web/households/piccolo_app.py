@@ -1,0 +1,13 @@
+import os
+
+from piccolo.conf.apps import AppConfig
+
+from web.households.tables import Household, Person
+
+APP_CONFIG = AppConfig(
+    app_name="households",
+    migrations_folder_path=os.path.join(os.path.dirname(__file__), "migrations"),
+    table_classes=[Household, Person],
+    migration_dependencies=["web.places.piccolo_app"],
+    commands=[],
+)

@@ -1,0 +1,206 @@
+"""Household and person pages, revealing personal data, residents' links, search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import segno
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+
+from web import db
+from web.accounts import logic as accounts
+from web.accounts.auth import principal_of, signed_in, staff
+from web.accounts.tables import HouseholdLink, RoleGrant
+from web.audit.logic import record
+from web.core.forms import Form, valid_id_number, valid_phone
+from web.core.i18n import _
+from web.core.render import redirect, render
+from web.core.scope import get_or_404
+from web.core.timeutil import now
+from web.households import logic
+from web.households.tables import PERSON_TAGS, RELATIONS, Household, Person
+from web.places.logic import ancestors
+
+
+@dataclass
+class HouseholdPage:
+    household: dict
+    members: list[dict]
+    trail: list[dict]
+    links: int = 0
+    new_link: str = ""
+    new_link_qr: str = ""
+    revealed: bool = False
+    can_reveal: bool = False
+    can_issue_links: bool = False
+    can_edit: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+
+
+async def _household_page(request: Request[Any, Any, Any], household_id: int) -> HouseholdPage:
+    principal = principal_of(request)
+    household = await get_or_404(Household, household_id, principal.scope)
+    path = household["path"]
+    links = await HouseholdLink.count().where(
+        (HouseholdLink.household == household_id) & HouseholdLink.revoked_at.is_null()
+    )
+    return HouseholdPage(
+        household=household,
+        members=await logic.members(household_id),
+        trail=[p for p in await ancestors(path) if principal.scope.covers_path(p["path"])],
+        links=links,
+        can_reveal=principal.can("reveal", path),
+        can_issue_links=principal.can("issue_links", path),
+        can_edit=principal.can("manage_households", path),
+    )
+
+
+@get("/households/{household_id:int}", guards=[signed_in])
+async def household_page(request: Request[Any, Any, Any], household_id: int) -> Response[str]:
+    return render(request, "pages/household.html", await _household_page(request, household_id))
+
+
+@post("/households/{household_id:int}/reveal", guards=[staff])
+async def reveal_household(request: Request[Any, Any, Any], household_id: int) -> Response[str]:
+    page = await _household_page(request, household_id)
+    if not page.can_reveal:
+        raise NotFoundException()
+    await record(principal_of(request), "reveal", f"household:{household_id}", page.household["path"],
+                 f"{len(page.members)} persons")
+    page.revealed = True
+    return render(request, "pages/household.html", page, partial="members")
+
+
+@post("/households/{household_id:int}/links", guards=[staff])
+async def issue_link(request: Request[Any, Any, Any], household_id: int) -> Response[str]:
+    page = await _household_page(request, household_id)
+    if not page.can_issue_links:
+        raise NotFoundException()
+    token = await accounts.issue_link(household_id, principal_of(request).user_id)
+    base = str(request.base_url).rstrip("/")
+    page.new_link = f"{base}/h/{token}"
+    page.new_link_qr = segno.make(page.new_link, error="m").svg_inline(scale=4, dark="#1d1b20", light="#ffffff")
+    page.links += 1
+    await record(principal_of(request), "issue_link", f"household:{household_id}", page.household["path"])
+    return render(request, "pages/household.html", page, partial="links")
+
+
+@post("/households/{household_id:int}/links/revoke", guards=[staff])
+async def revoke_links(request: Request[Any, Any, Any], household_id: int) -> Response[str]:
+    page = await _household_page(request, household_id)
+    if not page.can_issue_links:
+        raise NotFoundException()
+    await accounts.revoke_links(household_id)
+    page.links = 0
+    await record(principal_of(request), "revoke_links", f"household:{household_id}", page.household["path"])
+    return render(request, "pages/household.html", page, partial="links")
+
+
+def read_person(form: Form) -> dict[str, Any]:
+    """Check a person's fields; errors land on the form beside each field."""
+    name = form.required("name", _("Enter the person's name."))
+    if len(name) > 50:
+        form.errors["name"] = _("Keep the name under 50 characters.")
+    sex = form.choice("sex", ("M", "F"), required=False)
+    birth_year = form.integer("birth_year", 1900, now().year)
+    phone = form.get("phone").replace(" ", "")
+    if phone and not valid_phone(phone):
+        form.errors["phone"] = _("Enter a mobile number of 11 digits, or a landline with area code.")
+    id_number = form.get("id_number").replace(" ", "").upper()
+    if id_number and not valid_id_number(id_number):
+        form.errors["id_number"] = _("This ID number is not valid: check the 18 characters.")
+    relation = form.choice("relation", RELATIONS)
+    tags = [t for t in form.get("tags").split(",") if t] if "tags" in form.values else []
+    return {"name": name, "sex": sex, "birth_year": birth_year, "phone": phone, "id_number": id_number,
+            "relation": relation, "tags": ",".join(t for t in tags if t in PERSON_TAGS)}
+
+
+@post("/households/{household_id:int}/persons", guards=[staff])
+async def add_person(request: Request[Any, Any, Any], household_id: int) -> Response[Any]:
+    page = await _household_page(request, household_id)
+    if not page.can_edit:
+        raise NotFoundException()
+    data = await request.form()
+    form = Form({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
+    form.values["tags"] = ",".join(v for v in data.getall("tags", []) if isinstance(v, str))
+    person = read_person(form)
+    if not form.ok:
+        page.errors, page.values = form.errors, form.values
+        return render(request, "pages/household.html", page, partial="add_person", status_code=422)
+    async with db.write():
+        await Person.insert(Person(household=household_id, path=page.household["path"], created_at=now(), **person))
+    return redirect(request, f"/households/{household_id}")
+
+
+@dataclass
+class PersonPage:
+    person: dict
+    household: dict
+    revealed: bool = False
+    can_reveal: bool = False
+
+
+async def _person_page(request: Request[Any, Any, Any], person_id: int) -> PersonPage:
+    principal = principal_of(request)
+    person = await get_or_404(Person, person_id, principal.scope)
+    household = await get_or_404(Household, person["household"], principal.scope)
+    return PersonPage(person=person, household=household, can_reveal=principal.can("reveal", person["path"]))
+
+
+@get("/persons/{person_id:int}", guards=[signed_in])
+async def person_page(request: Request[Any, Any, Any], person_id: int) -> Response[str]:
+    return render(request, "pages/person.html", await _person_page(request, person_id))
+
+
+@post("/persons/{person_id:int}/reveal", guards=[staff])
+async def reveal_person(request: Request[Any, Any, Any], person_id: int) -> Response[str]:
+    page = await _person_page(request, person_id)
+    if not page.can_reveal:
+        raise NotFoundException()
+    await record(principal_of(request), "reveal", f"person:{person_id}", page.person["path"], page.person["name"])
+    page.revealed = True
+    return render(request, "pages/person.html", page, partial="personal")
+
+
+@dataclass
+class SearchPage:
+    q: str
+    persons: list[dict]
+    households: list[dict]
+
+
+@get("/search", guards=[staff])
+async def search_page(request: Request[Any, Any, Any], q: str = "") -> Response[str]:
+    persons, households = await logic.search(principal_of(request).scope, q[:50])
+    return render(request, "pages/search.html", SearchPage(q=q[:50], persons=persons, households=households),
+                  partial="results")
+
+
+@dataclass
+class MyPage:
+    household: dict
+    members: list[dict]
+    heads: list[dict]
+
+
+@get("/my", guards=[signed_in])
+async def my_household(request: Request[Any, Any, Any]) -> Response[str]:
+    """A resident's own page: their household, and who their grid's heads are."""
+    principal = principal_of(request)
+    if principal.household_id is None:
+        return redirect(request, "/")
+    household = await get_or_404(Household, principal.household_id, principal.scope)
+    place_ids = [int(p) for p in household["path"].strip("/").split("/")]
+    heads = await (
+        RoleGrant.select(RoleGrant.role, RoleGrant.user.display_name, RoleGrant.user.phone, RoleGrant.place.name)
+        .where(RoleGrant.place.is_in(place_ids) & RoleGrant.role.is_in(["grid_head", "party_leader", "building_head"]))
+        .order_by(RoleGrant.role)
+    )
+    return render(request, "pages/my.html", MyPage(household, await logic.members(household["id"]), heads))
+
+
+routes = [household_page, reveal_household, issue_link, revoke_links, add_person, person_page, reveal_person,
+          search_page, my_household]

@@ -1,0 +1,75 @@
+"""The place tree: paths, counts rolled up from households, creating places."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from web import db
+from web.core.scope import Scope
+from web.places.tables import CHILD_KIND, Place
+
+
+@dataclass(frozen=True)
+class Tally:
+    households: int = 0
+    persons: int = 0
+
+
+def child_path(parent_path: str, place_id: int) -> str:
+    return f"{parent_path or '/'}{place_id}/"
+
+
+async def tallies_under(prefix: str) -> dict[str, Tally]:
+    """Households and persons per place path under `prefix`: two scans of the path index."""
+    households = await db.fetch(
+        "SELECT path, count(*) AS n FROM household WHERE path LIKE {} GROUP BY path", f"{prefix}%"
+    )
+    persons = await db.fetch("SELECT path, count(*) AS n FROM person WHERE path LIKE {} GROUP BY path", f"{prefix}%")
+    result: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in households:
+        result[row["path"]][0] = row["n"]
+    for row in persons:
+        result[row["path"]][1] = row["n"]
+    return {path: Tally(h, p) for path, (h, p) in result.items()}
+
+
+def rollup(tallies: dict[str, Tally], prefix: str) -> Tally:
+    households = persons = 0
+    for path, tally in tallies.items():
+        if path.startswith(prefix):
+            households += tally.households
+            persons += tally.persons
+    return Tally(households, persons)
+
+
+async def children(place_id: int) -> list[dict]:
+    return await Place.select().where(Place.parent == place_id).order_by(Place.path)
+
+
+async def ancestors(path: str) -> list[dict]:
+    """The places above (and including) the one with `path`, top first."""
+    ids = [int(part) for part in path.strip("/").split("/") if part]
+    if not ids:
+        return []
+    rows = await Place.select(Place.id, Place.name, Place.kind, Place.path).where(Place.id.is_in(ids))
+    return sorted(rows, key=lambda r: len(r["path"]))
+
+
+async def create_place(name: str, kind: str, parent: dict | None, area: str = "urban") -> int:
+    async with db.write():
+        rows = await Place.insert(
+            Place(name=name, kind=kind, parent=parent["id"] if parent else None, path="", area=area)
+        ).returning(Place.id)
+        place_id = rows[0]["id"]
+        path = child_path(parent["path"] if parent else "/", place_id)
+        await Place.update({Place.path: path}).where(Place.id == place_id)
+    return place_id
+
+
+def can_hold(parent_kind: str, kind: str) -> bool:
+    return CHILD_KIND.get(parent_kind) == kind
+
+
+async def visible_places(scope: Scope, kinds: tuple[str, ...]) -> list[dict]:
+    return await Place.select().where(scope.where(Place)).where(Place.kind.is_in(list(kinds))).order_by(Place.path)

@@ -1,0 +1,87 @@
+"""The place browser: community → grid → micro-grid → households."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+
+from web.accounts.auth import principal_of, staff
+from web.core.forms import Form
+from web.core.i18n import _
+from web.core.render import redirect, render
+from web.core.scope import get_or_404
+from web.households.logic import households_under
+from web.places import logic
+from web.places.tables import CHILD_KIND, Place
+
+
+@dataclass
+class PlacePage:
+    place: dict
+    trail: list[dict]
+    children: list[dict]
+    tally: logic.Tally
+    households: list[dict]
+    search: str = ""
+    child_kind: str | None = None
+    can_add_child: bool = False
+    can_import: bool = False
+    can_add_household: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+
+
+async def _place_page(request: Request[Any, Any, Any], place_id: int, q: str = "") -> PlacePage:
+    principal = principal_of(request)
+    scope = principal.scope
+    place = await get_or_404(Place, place_id, scope)
+    tallies = await logic.tallies_under(place["path"])
+    kids = await Place.select().where(Place.parent == place_id).order_by(Place.id)
+    for kid in kids:
+        kid["tally"] = logic.rollup(tallies, kid["path"])
+    trail = [p for p in await logic.ancestors(place["path"]) if scope.covers_path(p["path"])]
+    listing = place["kind"] in ("grid", "microgrid")
+    households = await households_under(place["path"], scope, q) if listing else []
+    child_kind = CHILD_KIND.get(place["kind"])
+    return PlacePage(
+        place=place,
+        trail=trail,
+        children=kids,
+        tally=logic.rollup(tallies, place["path"]),
+        households=households,
+        search=q,
+        child_kind=child_kind,
+        can_add_child=bool(child_kind) and principal.can("manage_places", place["path"]),
+        can_import=listing and principal.can("import_register", place["path"]),
+        can_add_household=listing and principal.can("manage_households", place["path"]),
+    )
+
+
+@get("/places/{place_id:int}", guards=[staff])
+async def place_page(request: Request[Any, Any, Any], place_id: int, q: str = "") -> Response[str]:
+    page = await _place_page(request, place_id, q.strip())
+    return render(request, "pages/place.html", page, partial="households")
+
+
+@post("/places/{place_id:int}/children", guards=[staff])
+async def add_child(request: Request[Any, Any, Any], place_id: int) -> Response[Any]:
+    page = await _place_page(request, place_id)
+    if not page.can_add_child or page.child_kind is None:
+        raise NotFoundException()
+    form = await Form.read(request)
+    name = form.required("name", _("Give the new place a name."))
+    if len(name) > 100:
+        form.errors["name"] = _("Keep the name under 100 characters.")
+    if name and any(kid["name"] == name for kid in page.children):
+        form.errors["name"] = _("There is already a place called %(name)s here.", name=name)
+    if not form.ok:
+        page.errors, page.values = form.errors, form.values
+        return render(request, "pages/place.html", page, partial="add_child", status_code=422)
+    new_id = await logic.create_place(name, page.child_kind, page.place, area=page.place["area"])
+    return redirect(request, f"/places/{new_id}")
+
+
+routes = [place_page, add_child]

@@ -1,0 +1,17 @@
+from piccolo.columns import ForeignKey, Integer, Varchar
+from piccolo.table import Table
+
+# sub-district → community → grid → micro-grid (DESIGN §2)
+PLACE_KINDS = ("subdistrict", "community", "grid", "microgrid")
+CHILD_KIND = {"subdistrict": "community", "community": "grid", "grid": "microgrid"}
+
+
+class Place(Table):
+    name = Varchar(length=100)
+    kind = Varchar(length=16)
+    parent = ForeignKey("self", null=True)
+    # Materialized path of ids, e.g. "/1/5/23/": everything under a place is one
+    # indexed prefix query (`path LIKE '/1/5/%'`).
+    path = Varchar(length=200, index=True, default="")
+    # "urban" communities are organised by building, "rural" ones by villager group.
+    area = Varchar(length=8, default="urban")

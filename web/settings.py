@@ -1,0 +1,56 @@
+"""All configuration in one typed object, read from the environment once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Directory that holds the SQLite file, generated keys and uploads.
+    data_dir: Path = field(default_factory=lambda: Path("data"))
+    # Empty means the embedded SQLite file; postgresql://… selects PostgreSQL.
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Sessions last this long since last use; a lost phone is cut off by revoking.
+    session_idle_days: int = 14
+    # Failed sign-ins allowed per username and per address inside the window.
+    signin_attempts: int = 8
+    signin_window_minutes: int = 15
+    # Cookies marked Secure unless explicitly served over plain http (dev, tests).
+    secure_cookies: bool = False
+    debug: bool = False
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "gridline.sqlite3"
+
+    @property
+    def engine_kind(self) -> str:
+        return "postgres" if self.database_url.startswith(("postgres://", "postgresql://")) else "sqlite"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        return cls(
+            data_dir=Path(env.get("GRIDLINE_DATA", "data")),
+            database_url=env.get("DATABASE_URL", ""),
+            host=env.get("HOST", "127.0.0.1"),
+            port=int(env.get("PORT", "8000")),
+            session_idle_days=int(env.get("GRIDLINE_SESSION_IDLE_DAYS", "14")),
+            signin_attempts=int(env.get("GRIDLINE_SIGNIN_ATTEMPTS", "8")),
+            signin_window_minutes=int(env.get("GRIDLINE_SIGNIN_WINDOW_MINUTES", "15")),
+            secure_cookies=env.get("GRIDLINE_SECURE_COOKIES", "") == "1",
+            debug=env.get("GRIDLINE_DEBUG", "") == "1",
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
