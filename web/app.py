@@ -17,7 +17,7 @@ from web.accounts import admin as accounts_admin
 from web.accounts import routes as accounts_routes
 from web.audit import routes as audit_routes
 from web.core import routes as core_routes
-from web.core.edge import Edge
+from web.core.edge import Edge, add_headers, apply_locale
 from web.core.i18n import _
 from web.core.render import is_htmx, redirect, render, template_engine
 from web.home import routes as home_routes
@@ -34,6 +34,8 @@ def _wants_page(request: Request[Any, Any, Any]) -> bool:
 
 
 def not_found(request: Request[Any, Any, Any], _exc: Exception) -> Response[Any]:
+    # Unmatched paths never reach the Edge middleware: choose the language here too.
+    apply_locale(dict(request.headers), dict(request.cookies))
     return render(request, "pages/error.html", status_code=404,
                   message=_("Nothing here, or nothing you have access to."))
 
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *audit_routes.routes,
         ],
         middleware=[Edge()],
+        before_send=[add_headers],
         plugins=[HTMXPlugin()],
         template_config=TemplateConfig(instance=template_engine),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),

@@ -19,7 +19,12 @@ from typing import Any
 import aiosqlite
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
+from piccolo.engine.sqlite import (
+    SQLiteEngine,
+    SQLiteTransaction,
+    TransactionType,
+    dict_factory,
+)
 from piccolo.querystring import QueryString
 
 from web.settings import Settings
@@ -140,7 +145,14 @@ def make_engine(settings: Settings) -> Engine:
 
 
 def all_tables() -> list[type]:
-    from web.accounts.tables import HouseholdLink, Organisation, RoleGrant, Session, SignInAttempt, User
+    from web.accounts.tables import (
+        HouseholdLink,
+        Organisation,
+        RoleGrant,
+        Session,
+        SignInAttempt,
+        User,
+    )
     from web.audit.tables import AuditEntry
     from web.households.tables import Household, Person
     from web.places.tables import Place
@@ -154,8 +166,11 @@ _engine: Engine | None = None
 def bind(engine: Engine) -> None:
     """Point every table at `engine` (the app, the CLI and each test engine call this)."""
     global _engine
+    from piccolo.apps.migrations.tables import Migration
+
     _engine = engine
-    for table in all_tables():
+    # Piccolo's own record of applied migrations caches its engine too.
+    for table in [*all_tables(), Migration]:
         table._meta.db = engine
 
 

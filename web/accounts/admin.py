@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 from web import db
 from web.accounts import logic
@@ -144,12 +145,12 @@ async def _user_page(principal: Principal, user_id: int) -> UserPage:
 
 
 @get("/accounts/{user_id:int}", guards=[able("manage_accounts")])
-async def user_page(request: Request[Any, Any, Any], user_id: int) -> Response[str]:
+async def user_page(request: Request[Any, Any, Any], user_id: FromPath[int]) -> Response[str]:
     return render(request, "pages/user.html", await _user_page(principal_of(request), user_id))
 
 
 @post("/accounts/{user_id:int}/signout-everywhere", guards=[able("manage_accounts")])
-async def signout_everywhere(request: Request[Any, Any, Any], user_id: int) -> Response[str]:
+async def signout_everywhere(request: Request[Any, Any, Any], user_id: FromPath[int]) -> Response[str]:
     """A lost phone: every session of this user ends now."""
     principal = principal_of(request)
     await _user_or_404(principal, user_id)
@@ -161,7 +162,7 @@ async def signout_everywhere(request: Request[Any, Any, Any], user_id: int) -> R
 
 
 @post("/accounts/{user_id:int}/active", guards=[able("manage_accounts")])
-async def set_active(request: Request[Any, Any, Any], user_id: int) -> Response[Any]:
+async def set_active(request: Request[Any, Any, Any], user_id: FromPath[int]) -> Response[Any]:
     principal = principal_of(request)
     await _user_or_404(principal, user_id)
     form = await Form.read(request)
@@ -175,7 +176,7 @@ async def set_active(request: Request[Any, Any, Any], user_id: int) -> Response[
 
 
 @post("/accounts/{user_id:int}/password", guards=[able("manage_accounts")])
-async def reset_password(request: Request[Any, Any, Any], user_id: int) -> Response[Any]:
+async def reset_password(request: Request[Any, Any, Any], user_id: FromPath[int]) -> Response[Any]:
     principal = principal_of(request)
     page = await _user_page(principal, user_id)
     form = await Form.read(request)

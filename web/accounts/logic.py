@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from web import db
-from web.accounts.auth import forget_sessions, hash_password, new_token, token_hash, verify_password
+from web.accounts.auth import (
+    forget_sessions,
+    hash_password,
+    new_token,
+    token_hash,
+    verify_password,
+)
 from web.accounts.tables import HouseholdLink, RoleGrant, Session, SignInAttempt, User
 from web.core.timeutil import now
 from web.settings import Settings

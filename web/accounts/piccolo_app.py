@@ -2,7 +2,14 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
-from web.accounts.tables import HouseholdLink, Organisation, RoleGrant, Session, SignInAttempt, User
+from web.accounts.tables import (
+    HouseholdLink,
+    Organisation,
+    RoleGrant,
+    Session,
+    SignInAttempt,
+    User,
+)
 
 APP_CONFIG = AppConfig(
     app_name="accounts",

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from web.accounts import logic
@@ -55,7 +56,7 @@ class SignInPage:
 
 
 @get("/signin", sync_to_thread=False)
-def signin_form(request: Request[Any, Any, Any], next: str | None = None) -> Response[str]:
+def signin_form(request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Response[str]:
     return render(request, "pages/signin.html", SignInPage(next=_local(next)))
 
 
@@ -86,7 +87,7 @@ async def signout(request: Request[Any, Any, Any]) -> Redirect:
 
 
 @get("/h/{token:str}")
-async def household_link(request: Request[Any, Any, Any], token: str) -> Response[Any]:
+async def household_link(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
     session_token = await logic.enter_by_link(token, _client_ip(request), request.headers.get("user-agent", ""))
     if session_token is None:
         return render(request, "pages/error.html", None, status_code=404,
@@ -118,7 +119,7 @@ async def account(request: Request[Any, Any, Any]) -> Response[str]:
 
 
 @post("/account/sessions/{session_id:int}/revoke", guards=[signed_in])
-async def revoke_own_session(request: Request[Any, Any, Any], session_id: int) -> Response[Any]:
+async def revoke_own_session(request: Request[Any, Any, Any], session_id: FromPath[int]) -> Response[Any]:
     principal = principal_of(request)
     owner = Session.user == principal.user_id if principal.user_id else Session.id == principal.session_id
     await logic.revoke_sessions((Session.id == session_id) & owner)

@@ -77,6 +77,17 @@ def _add_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> None:
     message["headers"] = headers
 
 
+async def add_headers(message: Message, scope: Scope) -> None:
+    """`before_send` hook: runs for every response, unmatched routes' 404s included
+    (Litestar middleware runs only for matched routes)."""
+    if message["type"] == "http.response.start":
+        _add_headers(message, SECURITY_HEADERS)
+
+
+def apply_locale(headers: dict[str, str], cookies: dict[str, str]) -> None:
+    i18n.set_locale(i18n.negotiate(cookies.get(i18n.LANG_COOKIE), headers.get("accept-language")))
+
+
 class Edge(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
 
@@ -84,25 +95,20 @@ class Edge(ASGIMiddleware):
         headers = _headers(scope)
         path: str = scope["path"]
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                _add_headers(message, SECURITY_HEADERS)
-            await send(message)
-
         bare = path.startswith(BARE_PREFIXES)
         cookies = {} if bare else _cookies(headers)
         if not bare:
-            i18n.set_locale(i18n.negotiate(cookies.get(i18n.LANG_COOKIE), headers.get("accept-language")))
+            apply_locale(headers, cookies)
 
         if scope["method"] not in SAFE_METHODS and not same_origin(headers):
-            await _plain(send_with_headers, 403, i18n.gettext("This request came from another site and was refused."))
+            await _plain(send, 403, i18n.gettext("This request came from another site and was refused."))
             return
 
         if not bare:
             token = cookies.get(SESSION_COOKIE)
             principal = await load_principal(token, get_settings().session_idle_days) if token else None
             scope["user"] = principal  # type: ignore[typeddict-unknown-key]
-        await next_app(scope, receive, send_with_headers)
+        await next_app(scope, receive, send)
 
 
 async def _plain(send: Send, status: int, text: str) -> None:

@@ -35,6 +35,9 @@ def _make_environment() -> Environment:
 
     env.filters.update(display.FILTERS)
     env.globals.update(display.GLOBALS)
+    # Shared components as `ui.field(...)` etc.: a global, so a page's named blocks can
+    # be rendered alone (a `{% from … import %}` at the top of a page would not run then).
+    env.globals["ui"] = env.get_template("ui/macros.html").module
     return env
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 from litestar.exceptions import NotFoundException
 
 from web import db
@@ -32,7 +33,7 @@ async def healthz() -> Response[dict]:
 
 
 @get("/static/{name:path}", sync_to_thread=False)
-def static_file(name: str) -> Response[bytes]:
+def static_file(name: FromPath[str]) -> Response[bytes]:
     item = static.lookup("/static" + name)
     if item is None:
         raise NotFoundException()

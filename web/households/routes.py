@@ -8,6 +8,7 @@ from typing import Any
 import segno
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 
 from web import db
 from web.accounts import logic as accounts
@@ -40,7 +41,7 @@ class HouseholdPage:
     values: dict[str, str] = field(default_factory=dict)
 
 
-async def _household_page(request: Request[Any, Any, Any], household_id: int) -> HouseholdPage:
+async def _household_page(request: Request[Any, Any, Any], household_id: FromPath[int]) -> HouseholdPage:
     principal = principal_of(request)
     household = await get_or_404(Household, household_id, principal.scope)
     path = household["path"]
@@ -59,12 +60,12 @@ async def _household_page(request: Request[Any, Any, Any], household_id: int) ->
 
 
 @get("/households/{household_id:int}", guards=[signed_in])
-async def household_page(request: Request[Any, Any, Any], household_id: int) -> Response[str]:
+async def household_page(request: Request[Any, Any, Any], household_id: FromPath[int]) -> Response[str]:
     return render(request, "pages/household.html", await _household_page(request, household_id))
 
 
 @post("/households/{household_id:int}/reveal", guards=[staff])
-async def reveal_household(request: Request[Any, Any, Any], household_id: int) -> Response[str]:
+async def reveal_household(request: Request[Any, Any, Any], household_id: FromPath[int]) -> Response[str]:
     page = await _household_page(request, household_id)
     if not page.can_reveal:
         raise NotFoundException()
@@ -75,7 +76,7 @@ async def reveal_household(request: Request[Any, Any, Any], household_id: int) -
 
 
 @post("/households/{household_id:int}/links", guards=[staff])
-async def issue_link(request: Request[Any, Any, Any], household_id: int) -> Response[str]:
+async def issue_link(request: Request[Any, Any, Any], household_id: FromPath[int]) -> Response[str]:
     page = await _household_page(request, household_id)
     if not page.can_issue_links:
         raise NotFoundException()
@@ -89,7 +90,7 @@ async def issue_link(request: Request[Any, Any, Any], household_id: int) -> Resp
 
 
 @post("/households/{household_id:int}/links/revoke", guards=[staff])
-async def revoke_links(request: Request[Any, Any, Any], household_id: int) -> Response[str]:
+async def revoke_links(request: Request[Any, Any, Any], household_id: FromPath[int]) -> Response[str]:
     page = await _household_page(request, household_id)
     if not page.can_issue_links:
         raise NotFoundException()
@@ -119,7 +120,7 @@ def read_person(form: Form) -> dict[str, Any]:
 
 
 @post("/households/{household_id:int}/persons", guards=[staff])
-async def add_person(request: Request[Any, Any, Any], household_id: int) -> Response[Any]:
+async def add_person(request: Request[Any, Any, Any], household_id: FromPath[int]) -> Response[Any]:
     page = await _household_page(request, household_id)
     if not page.can_edit:
         raise NotFoundException()
@@ -143,7 +144,7 @@ class PersonPage:
     can_reveal: bool = False
 
 
-async def _person_page(request: Request[Any, Any, Any], person_id: int) -> PersonPage:
+async def _person_page(request: Request[Any, Any, Any], person_id: FromPath[int]) -> PersonPage:
     principal = principal_of(request)
     person = await get_or_404(Person, person_id, principal.scope)
     household = await get_or_404(Household, person["household"], principal.scope)
@@ -151,12 +152,12 @@ async def _person_page(request: Request[Any, Any, Any], person_id: int) -> Perso
 
 
 @get("/persons/{person_id:int}", guards=[signed_in])
-async def person_page(request: Request[Any, Any, Any], person_id: int) -> Response[str]:
+async def person_page(request: Request[Any, Any, Any], person_id: FromPath[int]) -> Response[str]:
     return render(request, "pages/person.html", await _person_page(request, person_id))
 
 
 @post("/persons/{person_id:int}/reveal", guards=[staff])
-async def reveal_person(request: Request[Any, Any, Any], person_id: int) -> Response[str]:
+async def reveal_person(request: Request[Any, Any, Any], person_id: FromPath[int]) -> Response[str]:
     page = await _person_page(request, person_id)
     if not page.can_reveal:
         raise NotFoundException()
@@ -173,7 +174,7 @@ class SearchPage:
 
 
 @get("/search", guards=[staff])
-async def search_page(request: Request[Any, Any, Any], q: str = "") -> Response[str]:
+async def search_page(request: Request[Any, Any, Any], q: FromQuery[str] = "") -> Response[str]:
     persons, households = await logic.search(principal_of(request).scope, q[:50])
     return render(request, "pages/search.html", SearchPage(q=q[:50], persons=persons, households=households),
                   partial="results")

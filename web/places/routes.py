@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 
 from web.accounts.auth import principal_of, staff
 from web.core.forms import Form
@@ -34,7 +35,7 @@ class PlacePage:
     values: dict[str, str] = field(default_factory=dict)
 
 
-async def _place_page(request: Request[Any, Any, Any], place_id: int, q: str = "") -> PlacePage:
+async def _place_page(request: Request[Any, Any, Any], place_id: FromPath[int], q: FromQuery[str] = "") -> PlacePage:
     principal = principal_of(request)
     scope = principal.scope
     place = await get_or_404(Place, place_id, scope)
@@ -61,13 +62,13 @@ async def _place_page(request: Request[Any, Any, Any], place_id: int, q: str = "
 
 
 @get("/places/{place_id:int}", guards=[staff])
-async def place_page(request: Request[Any, Any, Any], place_id: int, q: str = "") -> Response[str]:
+async def place_page(request: Request[Any, Any, Any], place_id: FromPath[int], q: FromQuery[str] = "") -> Response[str]:
     page = await _place_page(request, place_id, q.strip())
     return render(request, "pages/place.html", page, partial="households")
 
 
 @post("/places/{place_id:int}/children", guards=[staff])
-async def add_child(request: Request[Any, Any, Any], place_id: int) -> Response[Any]:
+async def add_child(request: Request[Any, Any, Any], place_id: FromPath[int]) -> Response[Any]:
     page = await _place_page(request, place_id)
     if not page.can_add_child or page.child_kind is None:
         raise NotFoundException()

@@ -1,4 +1,4 @@
-from piccolo.columns import ForeignKey, Integer, Varchar
+from piccolo.columns import ForeignKey, Varchar
 from piccolo.table import Table
 
 # sub-district → community → grid → micro-grid (DESIGN §2)
