@@ -28,7 +28,7 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(self), geolocation=(), microphone=()"),
 ]
 # Paths that need neither a session nor a language (files, health).
-BARE_PREFIXES = ("/static/", "/healthz", "/sw.js", "/favicon.ico")
+BARE_PREFIXES = ("/static/", "/healthz", "/ping", "/sw.js", "/favicon.ico")
 
 
 def same_origin(headers: dict[str, str]) -> bool:

@@ -32,6 +32,13 @@ async def healthz() -> Response[dict]:
                     headers={"Cache-Control": "no-store"})
 
 
+@get("/ping", sync_to_thread=False)
+def ping() -> Response[str]:
+    """The barest answer the server gives: a load balancer's liveness check, and the
+    benchmarks' yardstick for what the framework alone costs."""
+    return Response("ok", media_type="text/plain", headers={"Cache-Control": "no-store"})
+
+
 @get("/static/{name:path}", sync_to_thread=False)
 def static_file(name: FromPath[str]) -> Response[bytes]:
     item = static.lookup("/static" + name)
@@ -76,4 +83,4 @@ def offline_page(request: Request[Any, Any, Any]) -> Response[str]:
     return render(request, "pages/offline.html")
 
 
-routes = [healthz, static_file, service_worker, manifest, offline_page]
+routes = [healthz, ping, static_file, service_worker, manifest, offline_page]
