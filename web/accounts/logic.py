@@ -33,12 +33,15 @@ class Refused:
 
 
 async def too_many_attempts(username: str, ip: str, settings: Settings) -> bool:
+    """Failed sign-ins in the window, per username and (more loosely) per address:
+    many phones of one community can share a carrier's address."""
     since = now() - timedelta(minutes=settings.signin_window_minutes)
-    failures = await SignInAttempt.count().where(
-        (SignInAttempt.at > since) & (SignInAttempt.ok == False)  # noqa: E712
-        & ((SignInAttempt.username == username) | (SignInAttempt.ip == ip))
-    )
-    return failures >= settings.signin_attempts
+    recent = (SignInAttempt.at > since) & (SignInAttempt.ok == False)  # noqa: E712
+    by_user = await SignInAttempt.count().where(recent & (SignInAttempt.username == username))
+    if by_user >= settings.signin_attempts:
+        return True
+    by_ip = await SignInAttempt.count().where(recent & (SignInAttempt.ip == ip))
+    return by_ip >= settings.signin_attempts * 5
 
 
 async def sign_in(username: str, password: str, ip: str, user_agent: str, settings: Settings) -> SignedIn | Refused:
