@@ -1,7 +1,243 @@
-// Gridline's page script: registers the service worker. Loaded as a file (strict CSP).
+// Gridline's page script (a file: the CSP allows no inline script).
+// - gives every htmx write an Idempotency-Key and X-Occurred-At, made at submit time;
+// - talks to the service worker: who is signed in, replay now, outbox counts;
+// - shows how old an offline copy is, asks to sign in again, offers updates;
+// - drives the sync page (/sync) and "prepare for offline".
 "use strict";
-if ("serviceWorker" in navigator) {
-  window.addEventListener("load", () => {
-    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+(function () {
+  const html = document.documentElement;
+  const user = html.dataset.user || "";
+  const texts = (document.getElementById("gl-texts") || {}).dataset || {};
+  const sw = "serviceWorker" in navigator ? navigator.serviceWorker : null;
+  const t = (key, vars) => (texts[key] || key).replace(/%\((\w+)\)s/g, (_, name) => (vars && name in vars ? vars[name] : ""));
+
+  // Device time with its offset, e.g. 2026-11-29T21:05:00+08:00.
+  function occurredAt() {
+    const d = new Date();
+    const pad = (n) => String(Math.abs(n)).padStart(2, "0");
+    const off = -d.getTimezoneOffset();
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${off >= 0 ? "+" : "-"}${pad(Math.trunc(off / 60))}:${pad(off % 60)}`;
+  }
+  function uuid() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  document.addEventListener("htmx:config:request", (event) => {
+    const request = event.detail.ctx.request;
+    if (request.method === "GET") return;
+    request.headers["Idempotency-Key"] = uuid();
+    request.headers["X-Occurred-At"] = occurredAt();
+    const source = event.detail.ctx.sourceElement;
+    const label = (source && source.closest("[data-label]")) || null;
+    request.headers["X-Gridline-Label"] = encodeURIComponent(label ? label.dataset.label : document.title);
   });
-}
+
+  // ---- service worker ------------------------------------------------------------
+  function post(message) {
+    if (sw && sw.controller) sw.controller.postMessage(message);
+  }
+  function ask(message) {
+    return new Promise((resolve) => {
+      if (!sw || !sw.controller) return resolve(null);
+      const channel = new MessageChannel();
+      channel.port1.onmessage = (e) => resolve(e.data);
+      sw.controller.postMessage(message, [channel.port2]);
+      setTimeout(() => resolve(null), 4000);
+    });
+  }
+
+  function showCounts(status) {
+    if (!status) return;
+    const badge = document.getElementById("outbox-count");
+    const unsent = status.pending + status.attention;
+    if (badge) {
+      badge.hidden = unsent === 0;
+      badge.textContent = t("unsent", { n: unsent });
+      badge.classList.toggle("bad", status.attention > 0);
+    }
+    const signin = document.getElementById("signin-again");
+    if (signin) signin.hidden = !(status.needsSignIn && status.pending > 0);
+    document.dispatchEvent(new CustomEvent("gridline:outbox", { detail: status }));
+  }
+
+  if (sw) {
+    sw.register("/sw.js", { scope: "/" }).then((registration) => watchUpdates(registration)).catch(() => {});
+    sw.addEventListener("message", (event) => {
+      const data = event.data || {};
+      if (data.type === "status") showCounts(data);
+      if (data.type === "prepare-progress" || data.type === "prepare-done") document.dispatchEvent(new CustomEvent("gridline:prepare", { detail: data }));
+    });
+    const hello = () => {
+      post({ type: "hello", user, texts: { ...texts } });
+      post({ type: "replay", force: true });
+    };
+    if (sw.controller) hello();
+    sw.addEventListener("controllerchange", hello);
+    window.addEventListener("online", () => post({ type: "replay", force: true }));
+    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") post({ type: "replay", force: true }); });
+    // While something waits, keep trying now and then (Background Sync is not everywhere).
+    setInterval(() => post({ type: "replay" }), 30000);
+  }
+
+  // A new version waits until nothing is unsent, then offers to reload.
+  function watchUpdates(registration) {
+    const offer = () => {
+      const waiting = registration.waiting;
+      const bar = document.getElementById("update");
+      if (!waiting || !bar) return;
+      ask({ type: "status" }).then((status) => {
+        if (status && status.pending > 0) return setTimeout(offer, 5000);
+        bar.hidden = false;
+        bar.querySelector("button").onclick = () => {
+          sw.addEventListener("controllerchange", () => window.location.reload(), { once: true });
+          waiting.postMessage({ type: "skipWaiting" });
+        };
+      });
+    };
+    offer();
+    registration.addEventListener("updatefound", () => {
+      const installing = registration.installing;
+      if (installing) installing.addEventListener("statechange", () => { if (installing.state === "installed") offer(); });
+    });
+  }
+
+  // ---- an offline copy says how old it is -----------------------------------------
+  const savedAt = html.dataset.savedAt;
+  if (savedAt) {
+    const banner = document.getElementById("stale");
+    const minutes = Math.max(0, Math.round((Date.now() - Date.parse(savedAt)) / 60000));
+    const rtf = new Intl.RelativeTimeFormat(html.lang || "zh-CN", { numeric: "auto" });
+    const age = minutes < 60 ? rtf.format(-minutes, "minute") : minutes < 2880 ? rtf.format(-Math.round(minutes / 60), "hour") : rtf.format(-Math.round(minutes / 1440), "day");
+    if (banner) { banner.textContent = t("stale", { age }); banner.hidden = false; }
+  }
+
+  // ---- signing out: never with unsent work, and nothing left behind ----------------
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!form.matches("form.signout") || form.dataset.ready) return;
+    event.preventDefault();
+    const status = await ask({ type: "status" });
+    if (status && status.pending + status.attention > 0 && !form.dataset.discard) {
+      window.location.href = "/sync?signout=1";
+      return;
+    }
+    await ask({ type: "purge", user });
+    form.dataset.ready = "1";
+    form.submit();
+  });
+
+  // ---- the sync page ----------------------------------------------------------------
+  const syncPage = document.getElementById("sync-page");
+  if (syncPage) initSyncPage(syncPage);
+
+  function initSyncPage(root) {
+    const pending = root.querySelector("#pending-list");
+    const attention = root.querySelector("#attention-list");
+    const lastSync = root.querySelector("#last-sync");
+    const storage = root.querySelector("#storage");
+    const fmtBytes = (n) => (n > 1048576 ? (n / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(n / 1024)) + " KB");
+    const when = (ms) => new Date(ms).toLocaleString(html.lang || "zh-CN");
+
+    function item(entry, withForm) {
+      const li = document.createElement("li");
+      li.className = "row";
+      li.dataset.id = entry.id;
+      const main = document.createElement("span");
+      main.className = "main";
+      main.textContent = entry.label || entry.url;
+      const sub = document.createElement("span");
+      sub.className = "sub";
+      sub.textContent = t("savedWhen", { when: when(entry.createdAt) });
+      li.append(main, sub);
+      if (withForm) {
+        const reason = document.createElement("p");
+        reason.className = "error";
+        reason.textContent = entry.reason || "";
+        const form = document.createElement("form");
+        form.className = "fix";
+        for (const [name, value] of new URLSearchParams(entry.body || "")) {
+          const label = document.createElement("label");
+          label.textContent = name;
+          const input = document.createElement("input");
+          input.name = name; input.value = value;
+          label.append(input);
+          form.append(label);
+        }
+        const resend = document.createElement("button");
+        resend.type = "submit"; resend.className = "primary"; resend.textContent = t("resend");
+        const discard = document.createElement("button");
+        discard.type = "button"; discard.className = "danger"; discard.textContent = t("discard");
+        discard.onclick = async () => { if (window.confirm(t("discardConfirm"))) { await ask({ type: "discard", id: entry.id }); refresh(); } };
+        form.append(resend, discard);
+        form.onsubmit = async (e) => {
+          e.preventDefault();
+          await ask({ type: "resend", id: entry.id, body: new URLSearchParams(new FormData(form)).toString() });
+          refresh();
+        };
+        li.append(reason, form);
+      }
+      return li;
+    }
+
+    async function refresh() {
+      const data = await ask({ type: "list" });
+      if (!data) { root.querySelector("#no-sw").hidden = false; return; }
+      pending.replaceChildren(...data.pending.map((e) => item(e, false)));
+      attention.replaceChildren(...data.attention.map((e) => item(e, true)));
+      root.querySelector("#pending-empty").hidden = data.pending.length > 0;
+      root.querySelector("#attention-empty").hidden = data.attention.length > 0;
+      lastSync.textContent = data.lastSync ? when(data.lastSync) : t("never");
+      const signout = root.querySelector("#signout-anyway");
+      if (signout) signout.hidden = data.pending.length + data.attention.length === 0 && !root.dataset.signout;
+      if (navigator.storage && navigator.storage.estimate) {
+        const est = await navigator.storage.estimate();
+        storage.textContent = t("storage", { used: fmtBytes(est.usage || 0), free: fmtBytes((est.quota || 0) - (est.usage || 0)) });
+      }
+      showCounts(data);
+    }
+
+    root.querySelector("#send-now").onclick = async () => { await ask({ type: "replay", wait: true, force: true }); refresh(); };
+    document.addEventListener("gridline:outbox", () => refresh());
+    if (navigator.storage && navigator.storage.persist) {
+      navigator.storage.persist().then((granted) => { root.querySelector("#persisted").textContent = granted ? t("persistent") : t("notPersistent"); });
+    }
+
+    const prepare = root.querySelector("#prepare");
+    const bar = root.querySelector("#prepare-progress");
+    const result = root.querySelector("#prepare-result");
+    prepare.onclick = async () => {
+      prepare.disabled = true;
+      bar.hidden = false; bar.value = 0;
+      result.textContent = t("preparing");
+      try {
+        const manifest = await (await fetch("/sync/manifest", { headers: { Accept: "application/json" } })).json();
+        bar.max = manifest.urls.length;
+        post({ type: "prepare", urls: manifest.urls, user: manifest.user });
+      } catch (e) {
+        result.textContent = t("prepareFailed");
+        prepare.disabled = false;
+      }
+    };
+    document.addEventListener("gridline:prepare", (e) => {
+      const d = e.detail;
+      bar.value = d.done;
+      if (d.type === "prepare-done") {
+        result.textContent = d.failed ? t("prepareFailed") : t("ready", { pages: d.pages, size: fmtBytes(d.bytes) });
+        prepare.disabled = false;
+      }
+    });
+
+    const discardAll = root.querySelector("#discard-all");
+    if (discardAll) discardAll.onclick = async () => {
+      if (!window.confirm(t("discardConfirm"))) return;
+      await ask({ type: "discard-all" });
+      const form = document.querySelector("form.signout");
+      if (form) { form.dataset.discard = "1"; form.requestSubmit(); }
+    };
+    refresh();
+  }
+})();

@@ -1,40 +1,359 @@
-// Gridline service worker. The server fills in the version and the shell list.
+// Gridline service worker (DESIGN §5). The server fills in VERSION and SHELL.
+//
+// Reads: the shell is precached; pages are network-first with a short timeout, then
+// the copy saved for the signed-in user (marked with its age), then the offline page.
+// Writes: every unsafe request that carries an Idempotency-Key goes to the network;
+// when that fails it is kept in an IndexedDB outbox and answered "saved on this phone".
+// The outbox is replayed in creation order on Background Sync, `online`, page load,
+// visibility and "send now".
 "use strict";
 const VERSION = "__VERSION__";
 const SHELL = __SHELL__;
 const SHELL_CACHE = `gridline-shell-${VERSION}`;
+const PAGES = (user) => `gridline-pages-${user}`;
+const PAGE_TIMEOUT_MS = 4000;
+const WRITE_TIMEOUT_MS = 10000;
+const SYNC_TAG = "gridline-outbox";
+const KEPT_REQUEST_HEADERS = ["idempotency-key", "x-occurred-at", "content-type", "hx-request", "hx-target", "accept"];
 
+// ---- IndexedDB: the outbox and a little state --------------------------------------
+let dbPromise = null;
+function openDb() {
+  if (!dbPromise) {
+    dbPromise = new Promise((resolve, reject) => {
+      const req = indexedDB.open("gridline", 1);
+      req.onupgradeneeded = () => {
+        const db = req.result;
+        const outbox = db.createObjectStore("outbox", { keyPath: "id", autoIncrement: true });
+        outbox.createIndex("user", "user");
+        db.createObjectStore("meta", { keyPath: "k" });
+      };
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+  }
+  return dbPromise;
+}
+async function store(name, mode, work) {
+  const db = await openDb();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction(name, mode);
+    const result = work(tx.objectStore(name));
+    tx.oncomplete = () => resolve(result && "result" in result ? result.result : result);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+const getMeta = async (k) => ((await store("meta", "readonly", (s) => s.get(k))) || {}).v;
+const setMeta = (k, v) => store("meta", "readwrite", (s) => s.put({ k, v }));
+const allEntries = () => store("outbox", "readonly", (s) => s.getAll());
+const putEntry = (entry) => store("outbox", "readwrite", (s) => s.put(entry));
+const deleteEntry = (id) => store("outbox", "readwrite", (s) => s.delete(id));
+async function entriesOf(user) {
+  const all = await allEntries();
+  return all.filter((e) => e.user === user).sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
+}
+const text = async (key, fallback) => ((await getMeta("texts")) || {})[key] || fallback;
+
+// ---- install, activate, update --------------------------------------------------------
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL)));
 });
-
 self.addEventListener("activate", (event) => {
   event.waitUntil(
-    caches.keys().then((keys) =>
-      Promise.all(keys.filter((k) => k.startsWith("gridline-shell-") && k !== SHELL_CACHE).map((k) => caches.delete(k)))
-    ).then(() => self.clients.claim())
+    caches.keys()
+      .then((keys) => Promise.all(keys.filter((k) => k.startsWith("gridline-shell-") && k !== SHELL_CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim())
   );
 });
 
-function fromCache(response) {
-  // Mark answers that come from the cache, so pages and tests can tell.
+// ---- helpers ------------------------------------------------------------------------
+function withTimeout(promise, ms) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("timeout")), ms);
+    promise.then((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+function cacheKey(request) {
+  // htmx partials share a URL with their page: keep them apart (DESIGN §5).
+  const url = new URL(request.url);
+  if (request.headers.get("HX-Request") === "true") url.searchParams.set("__hx", "1");
+  return url.toString();
+}
+function marked(response, extra) {
   const headers = new Headers(response.headers);
-  headers.set("X-Gridline-Cache", "shell");
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  headers.set("X-Gridline-Cache", extra.kind);
+  if (extra.savedAt) headers.set("X-Gridline-Saved-At", extra.savedAt);
+  return new Response(extra.body !== undefined ? extra.body : response.body, { status: response.status, statusText: response.statusText, headers });
+}
+function fragment(status, html, extra) {
+  return new Response(html, { status, headers: { "Content-Type": "text/html; charset=utf-8", "X-Gridline-Cache": "outbox", ...(extra || {}) } });
+}
+async function broadcast() {
+  const status = await outboxStatus();
+  for (const client of await self.clients.matchAll({ includeUncontrolled: true })) client.postMessage({ type: "status", ...status });
+}
+async function outboxStatus() {
+  const user = await getMeta("user");
+  const entries = user ? await entriesOf(user) : [];
+  return {
+    user: user || "",
+    pending: entries.filter((e) => e.state === "pending").length,
+    attention: entries.filter((e) => e.state === "attention").length,
+    lastSync: (await getMeta("lastSync")) || 0,
+    needsSignIn: !!(await getMeta("needsSignIn")),
+  };
 }
 
+// ---- reads ------------------------------------------------------------------------------
+async function savePage(response, key) {
+  const user = response.headers.get("X-Gridline-User");
+  if (!user || response.status !== 200) return;
+  if ((response.headers.get("Cache-Control") || "").includes("no-store")) return;
+  await setMeta("user", user);
+  const savedAt = new Date().toISOString();
+  const headers = new Headers(response.headers);
+  headers.set("X-Gridline-Saved-At", savedAt);
+  const body = await response.clone().arrayBuffer();
+  await (await caches.open(PAGES(user))).put(key, new Response(body, { status: 200, headers }));
+  return body.byteLength;
+}
+
+async function savedCopy(request) {
+  const user = await getMeta("user");
+  if (!user) return null;
+  const hit = await (await caches.open(PAGES(user))).match(cacheKey(request));
+  if (!hit) return null;
+  const savedAt = hit.headers.get("X-Gridline-Saved-At") || "";
+  if (request.headers.get("HX-Request") === "true") return marked(hit, { kind: "page", savedAt });
+  // A full page says how old it is: app.js turns data-saved-at into a banner.
+  const html = (await hit.text()).replace("<html ", `<html data-saved-at="${savedAt}" `);
+  return marked(hit, { kind: "page", savedAt, body: html });
+}
+
+async function networkFirst(request) {
+  try {
+    const response = await withTimeout(fetch(request), PAGE_TIMEOUT_MS);
+    savePage(response, cacheKey(request)).catch(() => {});
+    return response;
+  } catch (error) {
+    const copy = await savedCopy(request);
+    if (copy) return copy;
+    if (request.mode === "navigate") {
+      const offline = await caches.match("/offline");
+      if (offline) return marked(offline, { kind: "shell" });
+    }
+    return fragment(503, `<p class="saved-offline">${await text("offlineNotSaved", "Offline")}</p>`);
+  }
+}
+
+// ---- writes --------------------------------------------------------------------------------
+async function keep(request, body, user) {
+  const headers = {};
+  for (const name of KEPT_REQUEST_HEADERS) {
+    const value = request.headers.get(name);
+    if (value) headers[name] = value;
+  }
+  const label = decodeURIComponent(request.headers.get("X-Gridline-Label") || "") || new URL(request.url).pathname;
+  await putEntry({ user, url: request.url, method: request.method, headers, body, label, createdAt: Date.now(),
+                   state: "pending", attempts: 0, nextAt: 0, reason: "", status: 0 });
+  if (self.registration.sync) self.registration.sync.register(SYNC_TAG).catch(() => {});
+  broadcast();
+  return fragment(202, `<p class="saved-offline" role="status">${await text("saved", "Saved on this phone.")}</p>`);
+}
+
+async function handleWrite(request) {
+  const type = request.headers.get("Content-Type") || "";
+  if (type.startsWith("multipart/")) {
+    // Files are not kept offline; the page says so instead of losing them quietly.
+    try { return await fetch(request); }
+    catch (e) { return fragment(503, `<p class="saved-offline">${await text("needsNetwork", "Needs network")}</p>`); }
+  }
+  const user = await getMeta("user");
+  const body = await request.clone().text();
+  if (user && (await entriesOf(user)).some((e) => e.state === "pending")) {
+    // Older work is still waiting: queue behind it so order holds.
+    const answer = await keep(request, body, user);
+    replay();
+    return answer;
+  }
+  try {
+    const response = await withTimeout(fetch(request), WRITE_TIMEOUT_MS);
+    if (response.status >= 500 && user) return keep(request, body, user);
+    return response;
+  } catch (error) {
+    if (!user) return fragment(503, `<p class="saved-offline">${await text("needsNetwork", "Needs network")}</p>`);
+    return keep(request, body, user);
+  }
+}
+
+// ---- replay --------------------------------------------------------------------------------
+let replaying = null;
+function backoff(attempts) {
+  return Math.min(300000, 2000 * 2 ** Math.min(attempts, 8));
+}
+function reasonOf(html) {
+  return html.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim().slice(0, 500);
+}
+// `force`: a person or the page asked (load, online, "send now"): skip the backoff wait.
+function replay(force) {
+  if (!replaying) replaying = runReplay(!!force).finally(() => { replaying = null; });
+  return replaying;
+}
+async function runReplay(force) {
+  const user = await getMeta("user");
+  if (!user) return true;
+  let done = true;
+  for (const entry of await entriesOf(user)) {
+    if (entry.state !== "pending") continue;
+    if (!force && entry.nextAt > Date.now()) { done = false; break; }
+    let response;
+    try {
+      response = await withTimeout(fetch(entry.url, { method: entry.method, headers: entry.headers, body: entry.body,
+                                                      credentials: "same-origin", redirect: "manual" }), WRITE_TIMEOUT_MS);
+    } catch (error) {
+      entry.attempts += 1; entry.nextAt = Date.now() + backoff(entry.attempts);
+      await putEntry(entry); done = false; break;
+    }
+    if (response.type === "opaqueredirect" || (response.status >= 200 && response.status < 400)) {
+      await deleteEntry(entry.id);
+      await setMeta("lastSync", Date.now());
+      await setMeta("needsSignIn", false);
+    } else if (response.status === 401) {
+      await setMeta("needsSignIn", true); done = false; break;  // keep everything; sign in, then resume
+    } else if (response.status === 408 || response.status === 429 || response.status >= 500) {
+      entry.attempts += 1; entry.nextAt = Date.now() + backoff(entry.attempts);
+      await putEntry(entry); done = false; break;
+    } else {
+      entry.state = "attention"; entry.status = response.status;
+      entry.reason = reasonOf(await response.text());
+      await putEntry(entry);
+    }
+  }
+  await broadcast();
+  return done;
+}
+
+self.addEventListener("sync", (event) => {
+  if (event.tag === SYNC_TAG) event.waitUntil(replay().then((done) => { if (!done) throw new Error("retry later"); }));
+});
+
+// ---- prepare for offline ---------------------------------------------------------------------
+async function prepare(urls, user, client) {
+  await setMeta("user", user);
+  const cache = await caches.open(PAGES(user));
+  let done = 0, bytes = 0, failed = 0;
+  const queue = urls.slice();
+  async function worker() {
+    while (queue.length) {
+      const url = queue.shift();
+      try {
+        const old = await cache.match(url);
+        const headers = { Accept: "text/html" };
+        if (old && old.headers.get("ETag")) headers["If-None-Match"] = old.headers.get("ETag");
+        const response = await fetch(url, { headers, credentials: "same-origin" });
+        if (response.status === 304 && old) {
+          bytes += (await old.clone().arrayBuffer()).byteLength;
+          const fresh = new Headers(old.headers);
+          fresh.set("X-Gridline-Saved-At", new Date().toISOString());
+          await cache.put(url, new Response(await old.arrayBuffer(), { status: 200, headers: fresh }));
+        } else if (response.ok) {
+          bytes += (await savePage(response, url)) || 0;
+        } else {
+          failed += 1;
+        }
+      } catch (error) {
+        failed += 1;
+      }
+      done += 1;
+      if (client) client.postMessage({ type: "prepare-progress", done, total: urls.length });
+    }
+  }
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  if (client) client.postMessage({ type: "prepare-done", done, pages: done - failed, failed, bytes });
+}
+
+// ---- messages from pages ------------------------------------------------------------------------
+self.addEventListener("message", (event) => {
+  const data = event.data || {};
+  const reply = (value) => event.ports && event.ports[0] && event.ports[0].postMessage(value);
+  const work = (async () => {
+    switch (data.type) {
+      case "hello":
+        if (data.texts) await setMeta("texts", data.texts);
+        if (data.user) await setMeta("user", data.user);
+        break;
+      case "status":
+        reply(await outboxStatus());
+        break;
+      case "replay":
+        if (data.wait) await replay(data.force); else replay(data.force);
+        reply(await outboxStatus());
+        break;
+      case "list": {
+        const user = await getMeta("user");
+        const entries = user ? await entriesOf(user) : [];
+        reply({ ...(await outboxStatus()), pending: entries.filter((e) => e.state === "pending"), attention: entries.filter((e) => e.state === "attention") });
+        break;
+      }
+      case "resend": {
+        const entry = (await allEntries()).find((e) => e.id === data.id);
+        if (entry) {
+          // A corrected request is a new request: it gets a new key.
+          Object.assign(entry, { body: data.body, state: "pending", attempts: 0, nextAt: 0, reason: "", status: 0, createdAt: Date.now() });
+          entry.headers["idempotency-key"] = crypto.randomUUID();
+          await putEntry(entry);
+          await replay(true);
+        }
+        reply(await outboxStatus());
+        break;
+      }
+      case "discard":
+        await deleteEntry(data.id);
+        await broadcast();
+        reply(true);
+        break;
+      case "discard-all": {
+        const user = await getMeta("user");
+        for (const e of await entriesOf(user)) await deleteEntry(e.id);
+        reply(true);
+        break;
+      }
+      case "purge": {
+        // Signing out: this user's pages and outbox leave the phone.
+        const user = data.user || (await getMeta("user"));
+        if (user) {
+          await caches.delete(PAGES(user));
+          for (const e of await entriesOf(user)) await deleteEntry(e.id);
+        }
+        await setMeta("user", "");
+        await setMeta("needsSignIn", false);
+        reply(true);
+        break;
+      }
+      case "prepare":
+        await prepare(data.urls || [], data.user, event.source);
+        break;
+      case "skipWaiting":
+        await self.skipWaiting();
+        break;
+    }
+  })();
+  event.waitUntil(work);
+});
+
+// ---- routing --------------------------------------------------------------------------------------
 self.addEventListener("fetch", (event) => {
   const request = event.request;
-  if (request.method !== "GET" || new URL(request.url).origin !== self.location.origin) return;
   const url = new URL(request.url);
-  if (url.pathname.startsWith("/static/")) {
-    // Versioned names never change: the cache is always right.
-    event.respondWith(caches.match(request).then((hit) => (hit ? fromCache(hit) : fetch(request))));
+  if (url.origin !== self.location.origin || url.pathname === "/sw.js") return;
+  if (request.method === "GET") {
+    if (url.pathname.startsWith("/static/")) {
+      event.respondWith(caches.match(request).then((hit) => (hit ? marked(hit, { kind: "shell" }) : fetch(request))));
+    } else if (request.mode === "navigate" || request.headers.get("HX-Request") === "true") {
+      event.respondWith(networkFirst(request));
+    }
     return;
   }
-  if (request.mode === "navigate") {
-    event.respondWith(
-      fetch(request).catch(() => caches.match("/offline").then((hit) => (hit ? fromCache(hit) : Response.error())))
-    );
-  }
+  if (request.headers.get("Idempotency-Key")) event.respondWith(handleWrite(request));
 });

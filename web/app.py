@@ -25,6 +25,8 @@ from web.households import routes as household_routes
 from web.places import routes as place_routes
 from web.register import routes as register_routes
 from web.settings import Settings, get_settings
+from web.sync import routes as sync_routes
+from web.sync.idempotency import IdempotentWrites
 
 log = logging.getLogger("gridline")
 
@@ -81,8 +83,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *household_routes.routes,
             *register_routes.routes,
             *audit_routes.routes,
+            *sync_routes.routes,
         ],
-        middleware=[Edge()],
+        middleware=[Edge(), IdempotentWrites()],
         before_send=[add_headers],
         plugins=[HTMXPlugin()],
         template_config=TemplateConfig(instance=template_engine),

@@ -156,8 +156,10 @@ def all_tables() -> list[type]:
     from web.audit.tables import AuditEntry
     from web.households.tables import Household, Person
     from web.places.tables import Place
+    from web.sync.tables import Claim, Conflict, IdempotencyRecord
 
-    return [Place, Organisation, User, RoleGrant, Household, Person, Session, HouseholdLink, SignInAttempt, AuditEntry]
+    return [Place, Organisation, User, RoleGrant, Household, Person, Session, HouseholdLink, SignInAttempt, AuditEntry,
+            IdempotencyRecord, Conflict, Claim]
 
 
 _engine: Engine | None = None

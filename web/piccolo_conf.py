@@ -12,6 +12,7 @@ APP_REGISTRY = AppRegistry(
         "web.households.piccolo_app",
         "web.accounts.piccolo_app",
         "web.audit.piccolo_app",
+        "web.sync.piccolo_app",
     ]
 )
 

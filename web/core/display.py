@@ -88,6 +88,18 @@ def audit_label(action: str) -> str:
     }.get(action, action)
 
 
+def field_label(name: str) -> str:
+    return {
+        "name": _("Name"),
+        "sex": _("Sex"),
+        "birth_year": _("Year of birth"),
+        "phone": _("Phone"),
+        "id_number": _("ID number"),
+        "relation": _("Relation to the head of household"),
+        "tags": _("Needs attention"),
+    }.get(name, name)
+
+
 def sex_label(sex: str) -> str:
     return {"M": _("Male"), "F": _("Female")}.get(sex, "")
 
@@ -133,6 +145,7 @@ FILTERS = {
     "tag_label": tag_label,
     "sex_label": sex_label,
     "audit_label": audit_label,
+    "field_label": field_label,
     "split_tags": split_tags,
     "age": age,
     "address": household_address,

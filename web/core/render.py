@@ -7,6 +7,7 @@ otherwise, so every page works as plain HTML first.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -16,6 +17,10 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 
 from web.core import i18n
 from web.core.static import static_url
+
+
+def owner_key(principal: Any) -> str:
+    return f"r{principal.household_id}" if principal.household_id is not None else f"u{principal.user_id}"
 
 COMPONENTS = Path(__file__).resolve().parent.parent.parent / "components"
 
@@ -75,10 +80,21 @@ def render(
         "query": request.url.query,
         "lang": i18n.current_locale(),
         "html_lang": i18n.HTML_LANG[i18n.current_locale()],
+        "user_key": owner_key(user) if user is not None else "",
         **extra,
     }
     block = partial if partial and is_htmx(request) else None
     body = render_html(template, context, block)
+    headers = {"Cache-Control": "private, no-cache", **(headers or {})}
+    if user is not None:
+        # The service worker keeps each user's pages apart by this key.
+        headers["X-Gridline-User"] = context["user_key"]
+    if request.method == "GET" and status_code == 200:
+        # Lets "prepare for offline" refresh only what changed (304 for the rest).
+        etag = '"' + hashlib.blake2b(body.encode(), digest_size=12).hexdigest() + '"'
+        headers["ETag"] = etag
+        if request.headers.get("if-none-match") == etag:
+            return Response(b"", status_code=304, headers=headers)
     return Response(body, status_code=status_code, media_type="text/html; charset=utf-8", headers=headers)
 
 
@@ -86,5 +102,5 @@ def redirect(request: Request[Any, Any, Any], url: str, cookies: list[Any] | Non
     """See-other after a successful form. htmx gets HX-Redirect instead of a 303, because
     fetch would follow the 303 itself and swap the next page into the form."""
     if is_htmx(request):
-        return Response("", status_code=200, headers={"HX-Redirect": url}, cookies=cookies)
-    return Response("", status_code=303, headers={"Location": url}, cookies=cookies)
+        return Response("", status_code=200, media_type="text/plain", headers={"HX-Redirect": url}, cookies=cookies)
+    return Response("", status_code=303, media_type="text/plain", headers={"Location": url}, cookies=cookies)

@@ -1,13 +1,17 @@
-"""Households and persons: lists in walking order, search, reveal, sort keys."""
+"""Households and persons: lists in walking order, search, reveal, sort keys, field checks."""
 
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from piccolo.query.functions.aggregate import Count
 
+from web.core.forms import Form, valid_id_number, valid_phone
+from web.core.i18n import _
 from web.core.scope import Scope
-from web.households.tables import Household, Person
+from web.core.timeutil import now
+from web.households.tables import HOUSEHOLD_KINDS, PERSON_TAGS, PREMISES_KINDS, RELATIONS, Household, Person
 
 # Unambiguous on a door plate and when typed: no 0/O, 1/I/L.
 DOOR_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -82,3 +86,50 @@ async def search(scope: Scope, text: str, limit: int = 50) -> tuple[list[dict], 
         .limit(limit)
     )
     return persons, households
+
+
+# Field checks shared by the forms and the register import: one set of rules.
+
+
+def read_person(form: Form) -> dict[str, Any]:
+    """Check a person's fields; errors land on the form beside each field."""
+    name = form.required("name", _("Enter the person's name."))
+    if len(name) > 50:
+        form.errors["name"] = _("Keep the name under 50 characters.")
+    sex = form.choice("sex", ("M", "F"), required=False)
+    birth_year = form.integer("birth_year", 1900, now().year)
+    phone = form.get("phone").replace(" ", "")
+    if phone and not valid_phone(phone):
+        form.errors["phone"] = _("Enter a mobile number of 11 digits, or a landline with area code.")
+    id_number = form.get("id_number").replace(" ", "").upper()
+    if id_number and not valid_id_number(id_number):
+        form.errors["id_number"] = _("This ID number is not valid: check the 18 characters.")
+    relation = form.choice("relation", RELATIONS)
+    tags = [t for t in form.get("tags").split(",") if t] if "tags" in form.values else []
+    return {"name": name, "sex": sex, "birth_year": birth_year, "phone": phone, "id_number": id_number,
+            "relation": relation, "tags": ",".join(t for t in tags if t in PERSON_TAGS)}
+
+
+HOUSEHOLD_TEXT_LIMITS = (("building", 40), ("unit", 20), ("room", 20), ("premises_name", 100), ("address", 200))
+
+
+def read_household(form: Form) -> dict[str, Any]:
+    """Check a household's address fields: a dwelling needs its building (or villager
+    group), a premises its name."""
+    kind = form.choice("kind", HOUSEHOLD_KINDS)
+    fields: dict[str, Any] = {}
+    for name, limit in HOUSEHOLD_TEXT_LIMITS:
+        fields[name] = form.get(name)
+        if len(fields[name]) > limit:
+            form.errors[name] = _("Keep this under %(n)s characters.", n=limit)
+    fields["floor"] = form.integer("floor", -5, 200)
+    premises_kind = form.choice("premises_kind", PREMISES_KINDS, required=False)
+    if kind == "premises":
+        premises_kind = premises_kind or "other"
+        if not fields["premises_name"]:
+            form.errors.setdefault("premises_name", _("Give the premises a name."))
+    else:
+        premises_kind = ""
+        if not fields["building"]:
+            form.errors.setdefault("building", _("Enter the building or villager group."))
+    return {"kind": kind, "premises_kind": premises_kind, **fields}

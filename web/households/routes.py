@@ -15,14 +15,16 @@ from web.accounts import logic as accounts
 from web.accounts.auth import principal_of, signed_in, staff
 from web.accounts.tables import HouseholdLink, RoleGrant
 from web.audit.logic import record
-from web.core.forms import Form, valid_id_number, valid_phone
+from web.core.forms import Form
 from web.core.i18n import _
 from web.core.render import redirect, render
 from web.core.scope import get_or_404
-from web.core.timeutil import now
 from web.households import logic
-from web.households.tables import PERSON_TAGS, RELATIONS, Household, Person
+from web.households.logic import read_person  # shared with the register import
+from web.households.tables import Household, Person
 from web.places.logic import ancestors
+from web.sync.idempotency import occurred_at
+from web.sync.logic import versioned_update
 
 
 @dataclass
@@ -100,39 +102,28 @@ async def revoke_links(request: Request[Any, Any, Any], household_id: FromPath[i
     return render(request, "pages/household.html", page, partial="links")
 
 
-def read_person(form: Form) -> dict[str, Any]:
-    """Check a person's fields; errors land on the form beside each field."""
-    name = form.required("name", _("Enter the person's name."))
-    if len(name) > 50:
-        form.errors["name"] = _("Keep the name under 50 characters.")
-    sex = form.choice("sex", ("M", "F"), required=False)
-    birth_year = form.integer("birth_year", 1900, now().year)
-    phone = form.get("phone").replace(" ", "")
-    if phone and not valid_phone(phone):
-        form.errors["phone"] = _("Enter a mobile number of 11 digits, or a landline with area code.")
-    id_number = form.get("id_number").replace(" ", "").upper()
-    if id_number and not valid_id_number(id_number):
-        form.errors["id_number"] = _("This ID number is not valid: check the 18 characters.")
-    relation = form.choice("relation", RELATIONS)
-    tags = [t for t in form.get("tags").split(",") if t] if "tags" in form.values else []
-    return {"name": name, "sex": sex, "birth_year": birth_year, "phone": phone, "id_number": id_number,
-            "relation": relation, "tags": ",".join(t for t in tags if t in PERSON_TAGS)}
+async def _person_form(request: Request[Any, Any, Any]) -> Form:
+    data = await request.form()
+    form = Form({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
+    form.values["tags"] = ",".join(v for v in data.getall("tags", []) if isinstance(v, str))
+    return form
 
 
 @post("/households/{household_id:int}/persons", guards=[staff])
 async def add_person(request: Request[Any, Any, Any], household_id: FromPath[int]) -> Response[Any]:
-    page = await _household_page(request, household_id)
-    if not page.can_edit:
+    # Lean on purpose: replayed offline queues arrive as bursts of these.
+    principal = principal_of(request)
+    household = await get_or_404(Household, household_id, principal.scope, Household.id, Household.path)
+    if not principal.can("manage_households", household["path"]):
         raise NotFoundException()
-    data = await request.form()
-    form = Form({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
-    form.values["tags"] = ",".join(v for v in data.getall("tags", []) if isinstance(v, str))
+    form = await _person_form(request)
     person = read_person(form)
     if not form.ok:
+        page = await _household_page(request, household_id)
         page.errors, page.values = form.errors, form.values
         return render(request, "pages/household.html", page, partial="add_person", status_code=422)
     async with db.write():
-        await Person.insert(Person(household=household_id, path=page.household["path"], created_at=now(), **person))
+        await Person.insert(Person(household=household_id, path=household["path"], created_at=occurred_at(request), **person))
     return redirect(request, f"/households/{household_id}")
 
 
@@ -142,13 +133,44 @@ class PersonPage:
     household: dict
     revealed: bool = False
     can_reveal: bool = False
+    can_edit: bool = False
+    message: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
 
 
-async def _person_page(request: Request[Any, Any, Any], person_id: FromPath[int]) -> PersonPage:
+async def _person_page(request: Request[Any, Any, Any], person_id: int) -> PersonPage:
     principal = principal_of(request)
     person = await get_or_404(Person, person_id, principal.scope)
     household = await get_or_404(Household, person["household"], principal.scope)
-    return PersonPage(person=person, household=household, can_reveal=principal.can("reveal", person["path"]))
+    return PersonPage(person=person, household=household, can_reveal=principal.can("reveal", person["path"]),
+                      can_edit=principal.can("manage_households", person["path"]))
+
+
+@post("/persons/{person_id:int}", guards=[staff])
+async def edit_person(request: Request[Any, Any, Any], person_id: FromPath[int]) -> Response[Any]:
+    """An edit carries the version it was made on; a stale one becomes a conflict."""
+    page = await _person_page(request, person_id)
+    if not page.can_edit:
+        raise NotFoundException()
+    form = await _person_form(request)
+    version = form.integer("version", 1, 2**31, required=True)
+    values = read_person(form)
+    for kept in ("phone", "id_number"):  # empty means "keep": they are never pre-filled
+        if not values[kept]:
+            del values[kept]
+    if not form.ok or version is None:
+        page.errors, page.values = form.errors, form.values
+        return render(request, "pages/person.html", page, partial="edit", status_code=422)
+    result = await versioned_update(
+        Person, person_id, version, values, subject=f"person:{person_id}", path=page.person["path"],
+        user_id=principal_of(request).user_id, occurred=occurred_at(request),
+    )
+    if result.applied:
+        return redirect(request, f"/persons/{person_id}")
+    page.message = _("Someone changed this person while you were editing. Both versions are kept for the grid head to choose.")
+    page.values = form.values
+    return render(request, "pages/person.html", page, partial="edit", status_code=202)
 
 
 @get("/persons/{person_id:int}", guards=[signed_in])
@@ -203,5 +225,5 @@ async def my_household(request: Request[Any, Any, Any]) -> Response[str]:
     return render(request, "pages/my.html", MyPage(household, await logic.members(household["id"]), heads))
 
 
-routes = [household_page, reveal_household, issue_link, revoke_links, add_person, person_page, reveal_person,
+routes = [household_page, reveal_household, issue_link, revoke_links, add_person, person_page, edit_person, reveal_person,
           search_page, my_household]

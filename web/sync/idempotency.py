@@ -1,0 +1,172 @@
+"""The one idempotency mechanism for every write (DESIGN §5).
+
+Every unsafe request from a signed-in user that carries an `Idempotency-Key` runs in
+one write transaction together with the record of its answer:
+
+- a new key: the handler runs; a 2xx/3xx answer is committed with its record, any
+  other answer rolls back (a refused write changes nothing and may be corrected and
+  sent again);
+- a key seen before from the same user: the first answer again, nothing changes;
+- a key seen before from another user: refused (409), nothing changes.
+
+`X-Occurred-At` (device time) is read here too; a clock more than five minutes ahead of
+the server is clamped to the server's time and flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from web import db
+from web.accounts.auth import Principal
+from web.core import i18n
+from web.core.render import owner_key
+from web.core.timeutil import now
+from web.sync.tables import IdempotencyRecord
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CLOCK_SKEW = timedelta(minutes=5)
+# Answer headers worth replaying: where to go next and what htmx should do.
+KEPT_HEADERS = ("location", "hx-redirect", "hx-trigger", "hx-location", "hx-retarget", "hx-reswap")
+
+
+class _Rollback(Exception):
+    """Raised inside the transaction to undo a refused write."""
+
+
+def owner_of(principal: Principal) -> str:
+    return owner_key(principal)
+
+
+def parse_occurred_at(value: str | None, received: datetime) -> tuple[datetime, bool]:
+    """Device time if given and sane; a clock far ahead is clamped and flagged."""
+    if not value:
+        return received, False
+    try:
+        occurred = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return received, True
+    if occurred.tzinfo is None:
+        return received, True
+    if occurred - received > CLOCK_SKEW:
+        return received, True
+    return occurred, False
+
+
+def occurred_at(scope_or_request: Any) -> datetime:
+    """When the user did it (device time, clamped): what field facts are stamped with."""
+    state = scope_or_request.scope["state"] if hasattr(scope_or_request, "scope") else scope_or_request["state"]
+    return state.get("occurred_at") or now()
+
+
+def _valid_key(key: str) -> bool:
+    try:
+        uuid.UUID(key)
+    except ValueError:
+        return False
+    return len(key) == 36
+
+
+async def _send_text(send: Send, status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = text.encode()
+    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send({"type": "http.response.body", "body": body})
+
+
+class IdempotentWrites(ASGIMiddleware):
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        received = now()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        when, flagged = parse_occurred_at(headers.get("x-occurred-at"), received)
+        state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state["occurred_at"], state["clock_flagged"] = when, flagged
+
+        key = headers.get("idempotency-key")
+        principal = scope.get("user")
+        if scope["method"] not in UNSAFE or not key or not isinstance(principal, Principal):
+            await next_app(scope, receive, send)
+            return
+        if not _valid_key(key):
+            await _send_text(send, 400, i18n.gettext("This request carries a malformed Idempotency-Key."))
+            return
+        owner = owner_of(principal)
+
+        captured: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            captured.append(message)
+
+        replay: dict[str, Any] | None = None
+        refused_owner = False
+        try:
+            async with db.write():
+                existing = await IdempotencyRecord.select().where(IdempotencyRecord.key == key).first()
+                if existing is not None:
+                    if existing["owner"] != owner:
+                        refused_owner = True
+                    else:
+                        replay = existing
+                else:
+                    await next_app(scope, receive, capture)
+                    start = next((m for m in captured if m["type"] == "http.response.start"), None)
+                    status = start["status"] if start else 500
+                    if not 200 <= status < 400:
+                        raise _Rollback()
+                    body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
+                    kept = {
+                        k.decode("latin-1").lower(): v.decode("latin-1")
+                        for k, v in start.get("headers", [])  # type: ignore[union-attr]
+                        if k.decode("latin-1").lower() in KEPT_HEADERS
+                    }
+                    content_type = next(
+                        (v.decode("latin-1") for k, v in start.get("headers", []) if k.lower() == b"content-type"),  # type: ignore[union-attr]
+                        "",
+                    )
+                    await IdempotencyRecord.insert(
+                        IdempotencyRecord(
+                            key=key, owner=owner, method=scope["method"], path=scope["path"][:300], status=status,
+                            content_type=content_type, headers=json.dumps(kept),
+                            body=_decode(body, start), occurred_at=when, received_at=received, clock_flagged=flagged,
+                        )
+                    )
+        except _Rollback:
+            pass
+        if refused_owner:
+            await _send_text(send, 409, i18n.gettext("This saved request belongs to another user and was not applied."))
+            return
+        if replay is not None:
+            await _replay(send, replay)
+            return
+        for message in captured:
+            await send(message)
+
+
+def _decode(body: bytes, start: Message) -> str:
+    """The stored body; compressed answers are stored as sent only if text."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+
+
+async def _replay(send: Send, record: dict[str, Any]) -> None:
+    kept = record["headers"]
+    if isinstance(kept, str):
+        kept = json.loads(kept or "{}")
+    body = (record["body"] or "").encode()
+    headers = [(b"content-length", str(len(body)).encode()), (b"idempotent-replayed", b"true")]
+    if record["content_type"]:
+        headers.append((b"content-type", record["content_type"].encode()))
+    headers += [(k.encode(), v.encode()) for k, v in kept.items()]
+    await send({"type": "http.response.start", "status": record["status"], "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,89 @@
+"""Conflicts and claims: the two ways offline writes can collide (DESIGN §5).
+
+Field facts are append-only and need neither. A claim goes to whoever reached the
+server first; a stale edit is kept as a conflict beside the current values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from piccolo.table import Table
+
+from web import db
+from web.core.timeutil import now
+from web.sync.tables import Claim, Conflict
+
+
+@dataclass(frozen=True)
+class Held:
+    """A claim lost: who has it and since when."""
+
+    holder_id: int
+    holder_name: str
+    since: datetime
+
+
+async def claim(subject: str, user_id: int, occurred: datetime) -> Held | None:
+    """Take `subject` for `user_id`; None when taken (or already held by the same user),
+    else who holds it. The unique subject makes this first-come across app instances."""
+    async with db.write():
+        existing = await Claim.select(Claim.holder, Claim.holder.display_name, Claim.occurred_at).where(
+            Claim.subject == subject).first()
+        if existing is None:
+            await Claim.insert(Claim(subject=subject, holder=user_id, occurred_at=occurred, received_at=now()))
+            return None
+    if existing["holder"] == user_id:
+        return None
+    return Held(existing["holder"], existing["holder.display_name"], existing["occurred_at"])
+
+
+async def release(subject: str, user_id: int) -> None:
+    async with db.write():
+        await Claim.delete().where((Claim.subject == subject) & (Claim.holder == user_id))
+
+
+@dataclass(frozen=True)
+class EditResult:
+    applied: bool
+    conflict_id: int | None = None
+
+
+async def versioned_update(table: type[Table], row_id: int, base_version: int, values: dict[str, Any], *,
+                           subject: str, path: str, user_id: int | None, occurred: datetime) -> EditResult:
+    """Apply an edit made on `base_version`; a stale one is stored as a conflict."""
+    async with db.write():
+        current = await table.select().where(table._meta.primary_key == row_id).first()
+        if current is None:
+            return EditResult(False)
+        if current["version"] == base_version:
+            await table.update({**{getattr(table, k): v for k, v in values.items()},
+                                table.version: base_version + 1}).where(  # type: ignore[attr-defined]
+                table._meta.primary_key == row_id)
+            return EditResult(True)
+        changed = {k: v for k, v in values.items() if current.get(k) != v}
+        rows = await Conflict.insert(Conflict(
+            subject=subject, path=path, base_version=base_version, submitted=json.dumps(changed, ensure_ascii=False),
+            current=json.dumps({k: current.get(k) for k in changed}, ensure_ascii=False),
+            raised_by=user_id, occurred_at=occurred, received_at=now(),
+        )).returning(Conflict.id)
+        return EditResult(False, rows[0]["id"])
+
+
+async def settle(conflict: dict, table: type[Table], row_id: int, choice: str, user_id: int | None) -> None:
+    """Keep the current values, or apply the submitted ones on top of the record."""
+    submitted = conflict["submitted"]
+    if isinstance(submitted, str):
+        submitted = json.loads(submitted or "{}")
+    async with db.write():
+        if choice == "submitted" and submitted:
+            current = await table.select(table.version).where(table._meta.primary_key == row_id).first()  # type: ignore[attr-defined]
+            await table.update({**{getattr(table, k): v for k, v in submitted.items()},
+                                table.version: current["version"] + 1}).where(  # type: ignore[attr-defined]
+                table._meta.primary_key == row_id)
+        await Conflict.update({Conflict.settled_at: now(), Conflict.settled_by: user_id, Conflict.resolution: choice}).where(
+            Conflict.id == conflict["id"])
+
