@@ -1,0 +1,210 @@
+"""The server side of the offline contract: idempotent writes, clocks, conflicts, claims,
+the offline manifest (DESIGN §5)."""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from web.accounts.tables import User
+from web.households.tables import Household, Person
+from web.places.tables import Place
+from web.sync import logic
+from web.sync.idempotency import parse_occurred_at
+from web.sync.tables import Conflict, IdempotencyRecord
+
+EN = {"Accept-Language": "en"}
+
+
+def q(call, query):
+    async def run():
+        return await query
+
+    return call(run)
+
+
+def a_household(call, offset: int = 0) -> dict:
+    grid = q(call, Place.select().where(Place.kind == "grid").order_by(Place.id).first())
+    return q(call, Household.select().where(Household.path.like(grid["path"] + "%")).order_by(Household.id).offset(offset).first())
+
+
+def write(client, household_id: int, name: str, key: str | None = None, **headers):
+    return client.post(
+        f"/households/{household_id}/persons",
+        data={"name": name, "relation": "other"},
+        headers={"Idempotency-Key": key or str(uuid.uuid4()), "HX-Request": "true", **headers},
+    )
+
+
+def count(call, household_id: int, name: str) -> int:
+    return q(call, Person.count().where((Person.household == household_id) & (Person.name == name)))
+
+
+def test_a_repeated_key_returns_the_first_answer_and_changes_nothing(as_user, call):
+    client = as_user("gridhead")
+    household = a_household(call, 10)
+    key = str(uuid.uuid4())
+    first = write(client, household["id"], "同键一次", key)
+    again = write(client, household["id"], "同键一次", key)
+    assert first.status_code == again.status_code == 200
+    assert first.headers["hx-redirect"] == again.headers["hx-redirect"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert count(call, household["id"], "同键一次") == 1
+
+
+def test_a_key_is_bound_to_its_user(as_user, call):
+    household = a_household(call, 11)
+    key = str(uuid.uuid4())
+    assert write(as_user("gridhead"), household["id"], "键属于我", key).status_code == 200
+    stolen = write(as_user("buildinghead"), household["id"], "键属于我", key, **EN)
+    assert stolen.status_code == 409 and "belongs to another user" in stolen.text
+    assert count(call, household["id"], "键属于我") == 1
+
+
+def test_a_refused_write_stores_nothing_so_the_corrected_one_can_go(as_user, call):
+    client = as_user("gridhead")
+    household = a_household(call, 12)
+    key = str(uuid.uuid4())
+    refused = write(client, household["id"], "", key, **EN)
+    assert refused.status_code == 422
+    assert q(call, IdempotencyRecord.count().where(IdempotencyRecord.key == key)) == 0
+    assert write(client, household["id"], "改正后", key).status_code == 200
+    assert count(call, household["id"], "改正后") == 1
+
+
+def test_a_malformed_key_is_refused_clearly(as_user, call):
+    client = as_user("gridhead")
+    household = a_household(call, 13)
+    response = write(client, household["id"], "坏键", "not-a-uuid", **EN)
+    assert response.status_code == 400 and "malformed Idempotency-Key" in response.text
+    assert count(call, household["id"], "坏键") == 0
+
+
+def test_device_time_is_kept_and_a_clock_far_ahead_is_clamped_and_flagged(as_user, call):
+    client = as_user("gridhead")
+    household = a_household(call, 14)
+    earlier = (datetime.now(timezone.utc) - timedelta(hours=3)).astimezone(timezone(timedelta(hours=8)))
+    key = str(uuid.uuid4())
+    write(client, household["id"], "三小时前", key, **{"X-Occurred-At": earlier.isoformat()})
+    record = q(call, IdempotencyRecord.select().where(IdempotencyRecord.key == key).first())
+    assert abs((record["occurred_at"] - earlier).total_seconds()) < 1 and not record["clock_flagged"]
+    future = datetime.now(timezone.utc) + timedelta(days=2)
+    key = str(uuid.uuid4())
+    write(client, household["id"], "未来时钟", key, **{"X-Occurred-At": future.isoformat()})
+    record = q(call, IdempotencyRecord.select().where(IdempotencyRecord.key == key).first())
+    assert record["clock_flagged"] and record["occurred_at"] <= record["received_at"] + timedelta(seconds=1)
+
+
+def test_occurred_at_parsing():
+    received = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+    assert parse_occurred_at(None, received) == (received, False)
+    assert parse_occurred_at("2026-11-29T19:30:00+08:00", received) == (datetime(2026, 11, 29, 11, 30, tzinfo=timezone.utc), False)
+    assert parse_occurred_at("2026-11-29T19:30:00", received) == (received, True)  # no offset
+    assert parse_occurred_at("yesterday", received) == (received, True)
+    assert parse_occurred_at("2026-11-29T12:04:00Z", received)[1] is False
+    assert parse_occurred_at("2026-11-29T12:06:00Z", received) == (received, True)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_interleaving_of_duplicates_reorders_and_retries_yields_exactly_n_effects(as_user, call, data):
+    """N distinct writes, each sent one or more times in any order, some retried after a
+    refusal by another user's replay: exactly N persons appear."""
+    client = as_user("gridhead")
+    household = a_household(call, 15)
+    n = data.draw(st.integers(min_value=1, max_value=6))
+    tag = uuid.uuid4().hex[:6]
+    writes = [(str(uuid.uuid4()), f"性质{tag}{i}") for i in range(n)]
+    repeats = data.draw(st.lists(st.integers(min_value=1, max_value=3), min_size=n, max_size=n))
+    sends = [w for w, r in zip(writes, repeats) for _ in range(r)]
+    order = data.draw(st.permutations(sends))
+    for key, name in order:
+        assert write(client, household["id"], name, key).status_code == 200
+    names = q(call, Person.select(Person.name).where(Person.household == household["id"]).where(Person.name.like(f"性质{tag}%")))
+    assert sorted(r["name"] for r in names) == sorted(name for _, name in writes)
+
+
+def test_a_stale_edit_becomes_a_conflict_the_grid_head_settles(as_user, call):
+    client = as_user("gridhead")
+    household = a_household(call, 16)
+    person = q(call, Person.select().where(Person.household == household["id"]).first())
+    base = person["version"]
+    fields = {"name": person["name"], "sex": person["sex"] or "", "relation": person["relation"], "birth_year": str(person["birth_year"] or "")}
+    first = client.post(f"/persons/{person['id']}", data={**fields, "name": "第一次改名", "version": str(base)},
+                        headers={"HX-Request": "true", "Idempotency-Key": str(uuid.uuid4())})
+    assert first.status_code == 200
+    stale = client.post(f"/persons/{person['id']}", data={**fields, "name": "离线时改名", "version": str(base)},
+                        headers={**EN, "HX-Request": "true", "Idempotency-Key": str(uuid.uuid4())})
+    assert stale.status_code == 202 and "Both versions are kept" in stale.text
+    assert q(call, Person.select(Person.name).where(Person.id == person["id"]).first())["name"] == "第一次改名"
+    page = client.get("/conflicts")
+    assert "第一次改名" in page.text and "离线时改名" in page.text
+    conflict = q(call, Conflict.select().where(Conflict.subject == f"person:{person['id']}").first())
+    settled = client.post(f"/conflicts/{conflict['id']}/settle", data={"choice": "submitted"}, follow_redirects=False)
+    assert settled.status_code == 303
+    assert q(call, Person.select(Person.name).where(Person.id == person["id"]).first())["name"] == "离线时改名"
+    assert f'id="conflict-{conflict["id"]}"' not in client.get("/conflicts").text  # settled: off the list
+    assert q(call, Conflict.select().where(Conflict.id == conflict["id"]).first())["resolution"] == "submitted"
+
+
+def test_conflicts_are_scoped(as_user, call):
+    assert as_user("partyleader").get("/conflicts").status_code == 404
+    for conflict in q(call, Conflict.select().limit(3)):
+        assert as_user("volunteer").post(f"/conflicts/{conflict['id']}/settle", data={"choice": "current"}).status_code == 404
+
+
+def test_claims_go_first_come_and_the_loser_sees_who_has_it(call):
+    async def run():
+        users = await User.select(User.id, User.display_name).where(User.username.is_in(["volunteer", "gridhead"])).order_by(User.username)
+        (head, volunteer) = users
+        subject = f"test:{uuid.uuid4().hex[:8]}"
+        first = await logic.claim(subject, volunteer["id"], datetime.now(timezone.utc))
+        again = await logic.claim(subject, volunteer["id"], datetime.now(timezone.utc))
+        lost = await logic.claim(subject, head["id"], datetime.now(timezone.utc))
+        return first, again, lost, volunteer
+
+    first, again, lost, volunteer = call(run)
+    assert first is None and again is None
+    assert lost.holder_id == volunteer["id"] and lost.holder_name == volunteer["display_name"] and lost.since is not None
+
+
+def test_the_offline_manifest_lists_the_grid_heads_work(as_user, call):
+    client = as_user("gridhead")
+    manifest = client.get("/sync/manifest").json()
+    grid = q(call, Place.select().where(Place.kind == "grid").order_by(Place.id).first())
+    households = q(call, Household.select(Household.id).where(Household.path.like(grid["path"] + "%")))
+    assert manifest["user"].startswith("u")
+    for h in households:
+        assert f"/households/{h['id']}" in manifest["urls"]
+    outside = q(call, Household.select(Household.id).where(Household.path.not_like(grid["path"] + "%")).first())
+    assert f"/households/{outside['id']}" not in manifest["urls"]
+
+
+def test_a_prepared_grid_costs_under_2_mb_per_300_households(as_user, call):
+    """Everything "prepare for offline" fetches for the grid head, gzip-compressed as
+    sent, scaled to a 300-household grid."""
+    client = as_user("gridhead")
+    urls = client.get("/sync/manifest").json()["urls"]
+    total = 0
+    households = 0
+    for url in urls:
+        response = client.get(url, headers={"Accept": "text/html"})
+        assert response.status_code == 200, url
+        total += len(gzip.compress(response.content, 6))
+        households += url.startswith("/households/")
+    per_300 = total / households * 300
+    print(f"prepared: {len(urls)} pages, {total / 1024:.0f} KB gzip; per 300 households {per_300 / 1048576:.2f} MB")
+    assert per_300 < 2 * 1048576
+
+
+def test_pages_answer_304_when_unchanged(as_user, call):
+    client = as_user("gridhead")
+    household = a_household(call, 20)
+    first = client.get(f"/households/{household['id']}")
+    etag = first.headers["etag"]
+    again = client.get(f"/households/{household['id']}", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and not again.content
