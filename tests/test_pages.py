@@ -195,3 +195,37 @@ def test_home_shows_each_role_its_work(as_user):
     volunteer = as_user("volunteer").get("/", headers=EN).text
     assert "No shifts or rounds are assigned to you yet" in volunteer
     assert "To check at the door" in as_user("gridhead").get("/", headers=EN).text
+
+
+def test_a_household_found_on_the_sweep_is_registered_on_the_spot(as_user, call):
+    client = as_user("gridhead")
+    grid = grid_of_gridhead(call)
+    bad = client.post(f"/places/{grid['id']}/households", data={"kind": "premises", "premises_name": ""},
+                      headers={**EN, "HX-Request": "true"})
+    assert bad.status_code == 422 and "Give the premises a name." in bad.text
+    made = client.post(f"/places/{grid['id']}/households",
+                       data={"kind": "premises", "premises_kind": "shed", "premises_name": "东头工棚", "address": "河边"},
+                       follow_redirects=False)
+    assert made.status_code == 303
+    page = client.get(made.headers["location"])
+    assert "东头工棚" in page.text and "工棚" in page.text
+    assert "东头工棚" in client.get(f"/places/{grid['id']}").text
+    assert as_user("partyleader").post(f"/places/{grid['id']}/households", data={"kind": "dwelling", "building": "9"}).status_code == 404
+
+
+def test_first_commander_from_the_command_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GRIDLINE_DATA": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    made = subprocess.run([sys.executable, "-m", "web", "create-commander", "--username", "zhou", "--password",
+                           "a-long-password", "--subdistrict", "新街道"], env=env, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    again = subprocess.run([sys.executable, "-m", "web", "create-commander", "--username", "zhou", "--password",
+                            "a-long-password"], env=env, capture_output=True, text=True)
+    assert again.returncode != 0 and "taken" in again.stderr
+    short = subprocess.run([sys.executable, "-m", "web", "create-commander", "--username", "li", "--password", "short"],
+                           env=env, capture_output=True, text=True)
+    assert short.returncode != 0 and "10 characters" in short.stderr

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
@@ -122,6 +123,8 @@ async def account(request: Request[Any, Any, Any]) -> Response[str]:
 async def revoke_own_session(request: Request[Any, Any, Any], session_id: FromPath[int]) -> Response[Any]:
     principal = principal_of(request)
     owner = Session.user == principal.user_id if principal.user_id else Session.id == principal.session_id
+    if not await Session.exists().where((Session.id == session_id) & owner):
+        raise NotFoundException()  # somebody else's session is out of scope: 404, like everything else
     await logic.revoke_sessions((Session.id == session_id) & owner)
     return Redirect("/account", status_code=303)
 

@@ -14,7 +14,10 @@ from web.core.forms import Form
 from web.core.i18n import _
 from web.core.render import redirect, render
 from web.core.scope import get_or_404
-from web.households.logic import households_under
+from web import db
+from web.households.logic import households_under, new_door_code, read_household, sort_key
+from web.households.tables import Household
+from web.sync.idempotency import occurred_at
 from web.places import logic
 from web.places.tables import CHILD_KIND, Place
 
@@ -85,4 +88,26 @@ async def add_child(request: Request[Any, Any, Any], place_id: FromPath[int]) ->
     return redirect(request, f"/places/{new_id}")
 
 
-routes = [place_page, add_child]
+@post("/places/{place_id:int}/households", guards=[staff])
+async def add_household(request: Request[Any, Any, Any], place_id: FromPath[int]) -> Response[Any]:
+    """A household or premises found on a sweep, registered on the spot."""
+    principal = principal_of(request)
+    place = await get_or_404(Place, place_id, principal.scope)
+    if place["kind"] not in ("grid", "microgrid") or not principal.can("manage_households", place["path"]):
+        raise NotFoundException()
+    form = await Form.read(request)
+    fields = read_household(form)
+    if not form.ok:
+        page = await _place_page(request, place_id)
+        page.errors, page.values = form.errors, form.values
+        return render(request, "pages/place.html", page, partial="add_household", status_code=422)
+    async with db.write():
+        rows = await Household.insert(Household(
+            place=place_id, path=place["path"], door_code=new_door_code(), note="", version=1,
+            sort_key=sort_key(fields["building"], fields["unit"], fields["floor"], fields["room"]),
+            created_at=occurred_at(request), **fields,
+        )).returning(Household.id)
+    return redirect(request, f"/households/{rows[0]['id']}")
+
+
+routes = [place_page, add_child, add_household]
