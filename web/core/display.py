@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
-from web.core.i18n import _
+from web.core.i18n import _, current_locale, ngettext
 
 
 def mask_phone(phone: str) -> str:
@@ -20,8 +22,24 @@ def mask_id(id_number: str) -> str:
     return id_number[:3] + "*" * (len(id_number) - 7) + id_number[-4:]
 
 
-# Labels are looked up at render time so each request gets its own language.
-def role_label(role: str) -> str:
+def per_locale(build: Callable[[], dict[str, str]]) -> Callable[[str], str]:
+    """A label lookup whose table is translated once per language, not once per call
+    (a 300-row list asks for thousands of labels)."""
+    tables: dict[str, dict[str, str]] = {}
+
+    def label(key: str) -> str:
+        locale = current_locale()
+        table = tables.get(locale)
+        if table is None:
+            table = tables[locale] = build()
+        return table.get(key, key)
+
+    label.__name__ = build.__name__
+    return label
+
+
+@per_locale
+def role_label() -> dict[str, str]:
     return {
         "commander": _("Command centre"),
         "secretary": _("Community secretary"),
@@ -30,10 +48,11 @@ def role_label(role: str) -> str:
         "building_head": _("Building head"),
         "volunteer": _("Volunteer"),
         "resident": _("Resident"),
-    }.get(role, role)
+    }
 
 
-def kind_label(kind: str) -> str:
+@per_locale
+def kind_label() -> dict[str, str]:
     return {
         "subdistrict": _("Sub-district"),
         "community": _("Community"),
@@ -44,10 +63,11 @@ def kind_label(kind: str) -> str:
         "shed": _("Construction shed"),
         "shopfront": _("Shopfront"),
         "other": _("Other"),
-    }.get(kind, kind)
+    }
 
 
-def relation_label(relation: str) -> str:
+@per_locale
+def relation_label() -> dict[str, str]:
     return {
         "head": _("Head of household"),
         "spouse": _("Spouse"),
@@ -58,10 +78,11 @@ def relation_label(relation: str) -> str:
         "renter": _("Renter"),
         "transient": _("Transient"),
         "other": _("Other"),
-    }.get(relation, relation)
+    }
 
 
-def tag_label(tag: str) -> str:
+@per_locale
+def tag_label() -> dict[str, str]:
     return {
         "elderly_alone": _("Elderly, living alone"),
         "disabled": _("Disabled"),
@@ -70,10 +91,11 @@ def tag_label(tag: str) -> str:
         "bedridden": _("Bedridden"),
         "renter": _("Renter"),
         "transient": _("Transient"),
-    }.get(tag, tag)
+    }
 
 
-def audit_label(action: str) -> str:
+@per_locale
+def audit_label() -> dict[str, str]:
     return {
         "reveal": _("Viewed in full"),
         "export": _("Exported"),
@@ -85,10 +107,11 @@ def audit_label(action: str) -> str:
         "activate": _("Enabled an account"),
         "deactivate": _("Disabled an account"),
         "reset_password": _("Set a new password"),
-    }.get(action, action)
+    }
 
 
-def field_label(name: str) -> str:
+@per_locale
+def field_label() -> dict[str, str]:
     return {
         "name": _("Name"),
         "sex": _("Sex"),
@@ -97,7 +120,7 @@ def field_label(name: str) -> str:
         "id_number": _("ID number"),
         "relation": _("Relation to the head of household"),
         "tags": _("Needs attention"),
-    }.get(name, name)
+    }
 
 
 def sex_label(sex: str) -> str:
@@ -114,18 +137,34 @@ def age(birth_year: int | None) -> str:
     return str(date.today().year - birth_year)
 
 
+@lru_cache(maxsize=16)
+def _address_formats(locale: str) -> tuple[str, str, str]:
+    return _("Bldg %(n)s"), _("Unit %(n)s"), _("Room %(n)s")
+
+
 def household_address(h: dict[str, Any]) -> str:
     """A household's address in the reader's language, from its parts."""
     if h.get("kind") == "premises" and h.get("premises_name"):
         return " · ".join(p for p in (h["premises_name"], h.get("address", "")) if p)
     building, unit, room = h.get("building", ""), h.get("unit", ""), h.get("room", "")
+    bldg, unit_fmt, room_fmt = _address_formats(current_locale())
     parts = [
-        _("Bldg %(n)s", n=building) if building.isdigit() else building,
-        _("Unit %(n)s", n=unit) if unit.isdigit() else unit,
-        _("Room %(n)s", n=room) if room.isdigit() else room,
+        bldg % {"n": building} if building.isdigit() else building,
+        unit_fmt % {"n": unit} if unit.isdigit() else unit,
+        room_fmt % {"n": room} if room.isdigit() else room,
         h.get("address", ""),
     ]
     return " ".join(p for p in parts if p) or h.get("door_code", "")
+
+
+@lru_cache(maxsize=256)
+def _count(locale: str, singular: str, plural: str, n: int) -> str:
+    return ngettext(singular, plural, n)
+
+
+def persons(n: int) -> str:
+    """"3 persons" in the reader's language; cached, since every list row asks."""
+    return _count(current_locale(), "%(num)s person", "%(num)s persons", n)
 
 
 def when(value: datetime | str | None) -> str:
@@ -163,4 +202,4 @@ def _person_tags() -> tuple[str, ...]:
     return PERSON_TAGS
 
 
-GLOBALS: dict[str, Any] = {"relations": relations, "person_tags": _person_tags()}
+GLOBALS: dict[str, Any] = {"relations": relations, "person_tags": _person_tags(), "persons": persons}

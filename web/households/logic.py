@@ -17,7 +17,7 @@ from web.households.tables import HOUSEHOLD_KINDS, PERSON_TAGS, PREMISES_KINDS, 
 DOOR_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 LIST_COLUMNS = (
-    Household.id, Household.kind, Household.building, Household.unit, Household.floor, Household.room,
+    Household.id, Household.path, Household.kind, Household.building, Household.unit, Household.floor, Household.room,
     Household.premises_kind, Household.premises_name, Household.address, Household.door_code,
 )
 

@@ -34,6 +34,15 @@ async def tallies_under(prefix: str) -> dict[str, Tally]:
     return {path: Tally(h, p) for path, (h, p) in result.items()}
 
 
+def tallies_of(households: list[dict]) -> dict[str, Tally]:
+    """The same figures as tallies_under(), from a household list already fetched."""
+    result: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for household in households:
+        result[household["path"]][0] += 1
+        result[household["path"]][1] += household["persons"]
+    return {path: Tally(h, p) for path, (h, p) in result.items()}
+
+
 def rollup(tallies: dict[str, Tally], prefix: str) -> Tally:
     households = persons = 0
     for path, tally in tallies.items():

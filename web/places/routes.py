@@ -38,17 +38,18 @@ class PlacePage:
     values: dict[str, str] = field(default_factory=dict)
 
 
-async def _place_page(request: Request[Any, Any, Any], place_id: FromPath[int], q: FromQuery[str] = "") -> PlacePage:
+async def _place_page(request: Request[Any, Any, Any], place_id: int, q: str = "") -> PlacePage:
     principal = principal_of(request)
     scope = principal.scope
     place = await get_or_404(Place, place_id, scope)
-    tallies = await logic.tallies_under(place["path"])
+    listing = place["kind"] in ("grid", "microgrid")
+    households = await households_under(place["path"], scope, q) if listing else []
+    # A grid's figures come from its list; a filtered list or a bigger place counts them.
+    tallies = logic.tallies_of(households) if listing and not q else await logic.tallies_under(place["path"])
     kids = await Place.select().where(Place.parent == place_id).order_by(Place.id)
     for kid in kids:
         kid["tally"] = logic.rollup(tallies, kid["path"])
     trail = [p for p in await logic.ancestors(place["path"]) if scope.covers_path(p["path"])]
-    listing = place["kind"] in ("grid", "microgrid")
-    households = await households_under(place["path"], scope, q) if listing else []
     child_kind = CHILD_KIND.get(place["kind"])
     return PlacePage(
         place=place,
