@@ -28,7 +28,10 @@
 
   document.addEventListener("htmx:config:request", (event) => {
     const request = event.detail.ctx.request;
-    if (request.method === "GET") return;
+    // Only a signed-in user's writes are kept and replayed (the server dedupes only those).
+    // Without a user (the sign-in form) a key would let the worker queue the request,
+    // password and all, behind work that waits for this very sign-in.
+    if (request.method === "GET" || !user) return;
     request.headers["Idempotency-Key"] = uuid();
     request.headers["X-Occurred-At"] = occurredAt();
     const source = event.detail.ctx.sourceElement;
@@ -61,14 +64,17 @@
     }
     const signin = document.getElementById("signin-again");
     if (signin) signin.hidden = !(status.needsSignIn && status.pending > 0);
-    document.dispatchEvent(new CustomEvent("gridline:outbox", { detail: status }));
   }
 
   if (sw) {
     sw.register("/sw.js", { scope: "/" }).then((registration) => watchUpdates(registration)).catch(() => {});
     sw.addEventListener("message", (event) => {
       const data = event.data || {};
-      if (data.type === "status") showCounts(data);
+      if (data.type === "status") {
+        showCounts(data);
+        // Only the worker's news: the sync page's own refresh must not trigger itself again.
+        document.dispatchEvent(new CustomEvent("gridline:outbox", { detail: data }));
+      }
       if (data.type === "prepare-progress" || data.type === "prepare-done") document.dispatchEvent(new CustomEvent("gridline:prepare", { detail: data }));
     });
     const hello = () => {
@@ -197,7 +203,8 @@
         const est = await navigator.storage.estimate();
         storage.textContent = t("storage", { used: fmtBytes(est.usage || 0), free: fmtBytes((est.quota || 0) - (est.usage || 0)) });
       }
-      showCounts(data);
+      // "list" answers with the entries themselves; the badge wants counts.
+      showCounts({ ...data, pending: data.pending.length, attention: data.attention.length });
     }
 
     root.querySelector("#send-now").onclick = async () => { await ask({ type: "replay", wait: true, force: true }); refresh(); };

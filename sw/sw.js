@@ -134,7 +134,8 @@ async function savedCopy(request) {
 async function networkFirst(request) {
   try {
     const response = await withTimeout(fetch(request), PAGE_TIMEOUT_MS);
-    savePage(response, cacheKey(request)).catch(() => {});
+    // Clone now: once the page has the response its body is used, and a clone then fails.
+    savePage(response.clone(), cacheKey(request)).catch(() => {});
     return response;
   } catch (error) {
     const copy = await savedCopy(request);
@@ -164,8 +165,9 @@ async function keep(request, body, user) {
 
 async function handleWrite(request) {
   const type = request.headers.get("Content-Type") || "";
-  if (type.startsWith("multipart/")) {
-    // Files are not kept offline; the page says so instead of losing them quietly.
+  if (type.startsWith("multipart/") || new URL(request.url).pathname === "/signin") {
+    // Never kept: files are not kept offline, and a sign-in (a password) is never stored
+    // nor queued behind writes that wait for it. The page says so instead.
     try { return await fetch(request); }
     catch (e) { return fragment(503, `<p class="saved-offline">${await text("needsNetwork", "Needs network")}</p>`); }
   }
@@ -188,17 +190,43 @@ async function handleWrite(request) {
 }
 
 // ---- replay --------------------------------------------------------------------------------
-let replaying = null;
+let replaying = null;  // the run under way
+let rerun = null;      // one more run, asked for while that one was under way
 function backoff(attempts) {
   return Math.min(300000, 2000 * 2 ** Math.min(attempts, 8));
 }
+function plainText(html) {
+  const entities = { amp: "&", lt: "<", gt: ">", quot: '"', "#39": "'", "#34": '"', nbsp: " " };
+  return html.replace(/<[^>]+>/g, " ").replace(/&(amp|lt|gt|quot|#39|#34|nbsp);/g, (_, name) => entities[name])
+    .replace(/\s+/g, " ").trim();
+}
+// The server's own words: its field errors (<p class="error">) or alerts, else the error
+// page's message, else the text of the whole answer (no DOMParser in a worker).
 function reasonOf(html) {
-  return html.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim().slice(0, 500);
+  const marked = [...html.matchAll(/<(p|div|span)\b[^>]*\bclass="[^"]*\b(?:error|alert)\b[^"]*"[^>]*>([\s\S]*?)<\/\1>/g)]
+    .map((m) => plainText(m[2])).filter(Boolean);
+  if (marked.length) return [...new Set(marked)].join(" ").slice(0, 500);
+  const page = html.match(/<section\b[^>]*\bid="error"[^>]*>([\s\S]*?)<\/section>/);
+  const main = page ? page[1].replace(/<h1\b[\s\S]*?<\/h1>/, "").replace(/<a\b[\s\S]*?<\/a>/g, "") : html;
+  return plainText(main).slice(0, 500);
 }
 // `force`: a person or the page asked (load, online, "send now"): skip the backoff wait.
 function replay(force) {
-  if (!replaying) replaying = runReplay(!!force).finally(() => { replaying = null; });
-  return replaying;
+  if (!replaying) {
+    replaying = runReplay(!!force).finally(() => { replaying = null; });
+    return replaying;
+  }
+  // A run is under way, perhaps unforced (stopping at the first entry still backing off) or
+  // begun before the network came back: run once more after it, so "send now", `online` or
+  // a page load is never swallowed by it.
+  if (!rerun) {
+    rerun = { force: !!force };
+    const next = () => { const again = rerun.force; rerun = null; return replay(again); };
+    rerun.promise = replaying.then(next, next);
+  } else if (force) {
+    rerun.force = true;
+  }
+  return rerun.promise;
 }
 async function runReplay(force) {
   const user = await getMeta("user");

@@ -1,0 +1,549 @@
+"""The offline engine in Chromium (DESIGN §5): what a grid head notices in a stairwell with no
+signal, proved with the server process stopped or the browser context set offline.
+
+Each test signs in a fresh phone context, waits for the service worker to control the page,
+works on a household of the grid head's grid that no other test here touches, and leaves the
+server running. What the server holds is read straight from the SQLite file, read-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from .support import LiveServer, path_of, sign_in
+
+pytestmark = pytest.mark.browser
+
+ID_INVALID = "身份证号无效，请核对 18 位号码。"
+SAVED_ON_PHONE = "已保存在本机，网络恢复后自动发送。"
+SIGN_IN_AGAIN = "登录已失效。请重新登录，以发送本机保存的内容。"
+DISCARD_CONFIRM = "确定放弃吗？它将不会再被发送。"
+# Failed loads are expected while the server is down or the phone is offline.
+OFFLINE_NOISE = ("ERR_CONNECTION_REFUSED", "ERR_INTERNET_DISCONNECTED", "ERR_FAILED", "status of 401",
+                 "status of 503")
+MARK = "window.__gridlineMark = 'same document'"
+SAME_DOCUMENT = "window.__gridlineMark === 'same document'"
+
+# ---------------------------------------------------------------------------- page-side probes
+# Functions, not bare expressions: the app's CSP allows no eval, and these run as functions.
+
+CONTROLLED = "() => !!(navigator.serviceWorker && navigator.serviceWorker.controller)"
+
+# A question to the service worker, the way app.js asks it (a MessageChannel reply).
+ASK_WORKER = """(message) => new Promise((resolve) => {
+  const worker = navigator.serviceWorker.controller;
+  if (!worker) return resolve(null);
+  const channel = new MessageChannel();
+  channel.port1.onmessage = (event) => resolve(event.data);
+  worker.postMessage(message, [channel.port2]);
+  setTimeout(() => resolve(null), 8000);
+})"""
+
+# The raw outbox in IndexedDB, every user's entries. Never creates the database from here
+# (an empty version-1 database would stop the worker from making its stores).
+_OPEN_DB = """
+const openOutbox = () => new Promise((resolve, reject) => {
+  const open = indexedDB.open("gridline");
+  open.onupgradeneeded = () => open.transaction.abort();
+  open.onerror = () => resolve(null);
+  open.onsuccess = () => {
+    const db = open.result;
+    if (!db.objectStoreNames.contains("outbox")) { db.close(); resolve(null); } else resolve(db);
+  };
+});
+"""
+OUTBOX = "async () => {" + _OPEN_DB + """
+  const db = await openOutbox();
+  if (!db) return [];
+  return new Promise((resolve, reject) => {
+    const request = db.transaction("outbox").objectStore("outbox").getAll();
+    request.onsuccess = () => { db.close(); resolve(request.result); };
+    request.onerror = () => { db.close(); reject(request.error); };
+  });
+}"""
+
+# The same stored request twice: a copy of the first pending entry, same Idempotency-Key, new id.
+DUPLICATE_ENTRY = "async () => {" + _OPEN_DB + """
+  const db = await openOutbox();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction("outbox", "readwrite");
+    const store = tx.objectStore("outbox");
+    const all = store.getAll();
+    let copy = null;
+    all.onsuccess = () => {
+      const first = all.result.find((e) => e.state === "pending");
+      copy = { ...first, headers: { ...first.headers }, createdAt: first.createdAt + 1 };
+      delete copy.id;
+      store.add(copy);
+    };
+    tx.oncomplete = () => { db.close(); resolve(copy && copy.headers["idempotency-key"]); };
+    tx.onerror = () => { db.close(); reject(tx.error); };
+  });
+}"""
+
+CACHE_NAMES = "() => caches.keys()"
+
+# Make a saved copy look as if it was saved `hours` ago (as if prepared then).
+AGE_SAVED_COPY = """async ([user, path, hours]) => {
+  const cache = await caches.open(`gridline-pages-${user}`);
+  const url = new URL(path, location.origin).toString();
+  const hit = await cache.match(url);
+  if (!hit) return null;
+  const headers = new Headers(hit.headers);
+  const savedAt = new Date(Date.now() - hours * 3600 * 1000).toISOString();
+  headers.set("X-Gridline-Saved-At", savedAt);
+  await cache.put(url, new Response(await hit.arrayBuffer(), { status: 200, headers }));
+  return savedAt;
+}"""
+
+IS_SAVED = """async ([user, path]) => {
+  const cache = await caches.open(`gridline-pages-${user}`);
+  return !!(await cache.match(new URL(path, location.origin).toString()));
+}"""
+
+# Writes fired from the page the way htmx sends them, through the service worker.
+QUEUE_WRITES = """async ([household, count, prefix]) => {
+  const statuses = [];
+  for (let i = 1; i <= count; i++) {
+    const response = await fetch(`/households/${household}/persons`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Idempotency-Key": crypto.randomUUID(),
+        "X-Occurred-At": new Date().toISOString(),
+        "HX-Request": "true",
+      },
+      body: new URLSearchParams({ name: `${prefix}${i}`, relation: "other" }).toString(),
+    });
+    statuses.push(response.status);
+  }
+  return statuses;
+}"""
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def wait_until(page: Any, check: Callable[[], Any], what: str, timeout_ms: int = 10_000) -> Any:
+    """Poll `check` (a Python callable) until it returns something truthy."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_ms} ms waiting for {what}")
+        page.wait_for_timeout(50)
+
+
+def wait_controlled(page: Any) -> None:
+    wait_until(page, lambda: page.evaluate(CONTROLLED), "the service worker to control the page")
+
+
+def ask_worker(page: Any, message: dict) -> dict | None:
+    return page.evaluate(ASK_WORKER, message)
+
+
+def outbox(page: Any) -> list[dict]:
+    return page.evaluate(OUTBOX)
+
+
+def user_key(page: Any) -> str:
+    key = page.evaluate("() => document.documentElement.dataset.user || ''")
+    assert key, "the page says who is signed in"
+    return key
+
+
+def read_db(server: LiveServer, sql: str, *args: Any) -> list[tuple]:
+    connection = sqlite3.connect(f"file:{server.data_dir / 'gridline.sqlite3'}?mode=ro", uri=True, timeout=5)
+    try:
+        return connection.execute(sql, args).fetchall()
+    finally:
+        connection.close()
+
+
+def persons_named(server: LiveServer, household: int, name: str) -> int:
+    [(count,)] = read_db(server, "SELECT count(*) FROM person WHERE household = ? AND name = ?", household, name)
+    return count
+
+
+def id_number(first17: str) -> str:
+    """An 18-character resident ID with the right check digit (GB 11643)."""
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights)) % 11]
+
+
+BAD_ID = "110101199003070000"
+GOOD_ID = id_number("11010119900307001")
+assert BAD_ID[-1] != id_number(BAD_ID[:17])[-1], "the bad ID number really has a wrong check digit"
+
+
+def add_person(page: Any, name: str, **fields: str) -> None:
+    """Open "add a person", fill it in and press Add, the way a grid head does."""
+    page.locator("#add-person summary").tap()
+    page.locator("#add-person [name=name]").fill(name)
+    for field_name, value in fields.items():
+        page.locator(f"#add-person [name={field_name}]").fill(value)
+    page.locator("#add-person button[type=submit]").tap()
+
+
+def expect_saved_on_phone(page: Any, unsent: int = 1) -> None:
+    expect(page.locator(".saved-offline"), "the form says it was saved on this phone").to_have_text(SAVED_ON_PHONE)
+    badge = page.locator("#outbox-count")
+    expect(badge, "the header shows what is unsent").to_be_visible()
+    expect(badge).to_have_text(f"{unsent} 条未发送")
+
+
+def prepare_for_offline(page: Any) -> list[str]:
+    """/sync → "prepare for offline"; returns the manifest's URLs once all are saved."""
+    urls = page.request.get("/sync/manifest").json()["urls"]
+    page.goto("/sync")
+    wait_controlled(page)
+    page.get_by_role("button", name="准备离线使用").tap()
+    result = page.locator("#prepare-result")
+    expect(result, "prepare reports every page saved and the size").to_have_text(
+        re.compile(rf"^已可离线使用：{len(urls)} 个页面，\d+(\.\d)? (KB|MB)$"), timeout=60_000)
+    return urls
+
+
+def open_household(page: Any, household: int) -> None:
+    response = page.goto(f"/households/{household}")
+    assert response is not None and response.ok
+    expect(page.locator("#members")).to_be_visible()
+
+
+def signed_in_phone(open_page: Callable[..., Any], server: LiveServer) -> Any:
+    page = open_page()
+    sign_in(page, server, "gridhead")
+    wait_controlled(page)
+    return page
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def households(live_server: LiveServer) -> list[int]:
+    """Households of the grid head's grid in walking order, minus those other browser tests open."""
+    demo = live_server.demo
+    [(grid_path,)] = read_db(
+        live_server, "SELECT p.path FROM role_grant g JOIN account a ON a.id = g.user JOIN place p ON p.id = g.place"
+        " WHERE a.username = 'gridhead' AND g.role = 'grid_head'")
+    rows = read_db(live_server, "SELECT id FROM household WHERE path LIKE ? ORDER BY sort_key", grid_path + "%")
+    taken = {demo.resident_household, demo.neighbour_household, *demo.walking_order}
+    free = [h for (h,) in rows if h not in taken]
+    assert len(free) >= 12, "enough households in the grid for one per test"
+    return free
+
+
+@pytest.fixture(autouse=True)
+def server_left_running(live_server: LiveServer) -> Iterator[None]:
+    yield
+    live_server.start()
+
+
+# ---------------------------------------------------------------------------- 1. reads
+
+
+def test_prepared_household_opens_offline_with_its_age_shown(open_page, server, demo, households, watch):
+    page = signed_in_phone(open_page, server)
+    user = user_key(page)
+    fresh, aged = households[0], households[1]
+    started = time.monotonic()
+    urls = prepare_for_offline(page)
+    prepared_in = time.monotonic() - started
+    assert f"/households/{fresh}" in urls and f"/households/{aged}" in urls
+    assert f"/households/{demo.far_household}" not in urls
+    print(f"\n  prepared {len(urls)} pages in {prepared_in:.1f} s: {page.locator('#prepare-result').inner_text()}")
+    # One copy as if it had been prepared two hours ago, before going up the stairs.
+    assert page.evaluate(AGE_SAVED_COPY, [user, f"/households/{aged}", 2])
+
+    with server.down():
+        # Never opened on this phone: it comes from what "prepare" saved.
+        response = page.goto(f"/households/{fresh}")
+        assert response is not None and response.status == 200
+        assert response.headers.get("x-gridline-cache") == "page", "answered by the saved copy"
+        expect(page.locator("main h1")).not_to_be_empty()
+        expect(page.locator("#members")).to_be_visible()
+        stale = page.locator("#stale")
+        expect(stale, "a banner says this is an offline copy and how old").to_be_visible()
+        expect(stale).to_have_text(re.compile(r"^离线副本，保存于(此刻|\d+分钟前)，内容可能不是最新。$"))
+
+        response = page.goto(f"/households/{aged}")
+        assert response is not None and response.headers.get("x-gridline-cache") == "page"
+        expect(page.locator("#stale")).to_be_visible()
+        expect(page.locator("#stale")).to_have_text("离线副本，保存于2小时前，内容可能不是最新。")
+
+        # Not prepared (a household of another community): the offline page, not an error.
+        response = page.goto(f"/households/{demo.far_household}")
+        assert response is not None and response.headers.get("x-gridline-cache") == "shell"
+        expect(page.locator("main h1")).to_have_text("无网络连接")
+    assert watch.problems(ignore=OFFLINE_NOISE) == []
+
+
+# ---------------------------------------------------------------------------- 2. writes
+
+
+def test_offline_write_is_pending_survives_the_tab_and_is_applied_once(open_page, server, households, watch):
+    page = signed_in_phone(open_page, server)
+    context = page.context
+    household, name = households[2], "离线甲"
+    open_household(page, household)
+    wait_until(page, lambda: page.evaluate(IS_SAVED, [user_key(page), f"/households/{household}"]),
+               "the opened page to be saved on the phone")
+
+    server.stop()
+    # No signal on the stairs: the page opened a moment ago still opens.
+    response = page.reload()
+    assert response is not None and response.headers.get("x-gridline-cache") == "page"
+    add_person(page, name)
+    expect_saved_on_phone(page, 1)
+    [entry] = outbox(page)
+    assert entry["state"] == "pending" and entry["headers"]["idempotency-key"]
+    assert entry["headers"]["x-occurred-at"], "the device time travels with the write"
+    assert persons_named(server, household, name) == 0
+
+    # The tab is closed; later, with signal again, another page of the app is opened.
+    page.close()
+    page = context.new_page()
+    server.start()
+    page.goto("/")
+    wait_until(page, lambda: outbox(page) == [], "the outbox to empty after the page load replay")
+    expect(page.locator("#outbox-count"), "nothing unsent any more").to_be_hidden()
+
+    open_household(page, household)
+    expect(page.locator("#members .list .main", has_text=name)).to_have_count(1)
+    assert persons_named(server, household, name) == 1, "applied exactly once"
+    assert watch.problems(ignore=OFFLINE_NOISE) == []
+
+
+def test_the_same_stored_request_replayed_twice_is_applied_once(open_page, server, households):
+    page = signed_in_phone(open_page, server)
+    household, name = households[3], "离线乙"
+    open_household(page, household)
+
+    with server.down():
+        add_person(page, name)
+        expect_saved_on_phone(page, 1)
+        key = page.evaluate(DUPLICATE_ENTRY)
+        entries = outbox(page)
+        assert len(entries) == 2 and {e["headers"]["idempotency-key"] for e in entries} == {key}
+        assert entries[0]["id"] != entries[1]["id"]
+
+    page.goto("/sync")
+    page.get_by_role("button", name="立即发送").tap()
+    # An entry leaves the outbox only on a 2xx/3xx answer from the server: both were answered.
+    wait_until(page, lambda: outbox(page) == [], "both copies to leave the outbox")
+    assert persons_named(server, household, name) == 1, "the repeat changed nothing"
+    assert read_db(server, "SELECT count(*) FROM idempotency_record WHERE key = ?", key) == [(1,)]
+    expect(page.locator("#outbox-count")).to_be_hidden()
+
+
+def test_refused_write_needs_attention_with_the_reason_and_can_be_fixed(open_page, server, households, watch):
+    page = signed_in_phone(open_page, server)
+    household, name = households[4], "离线丙"
+    open_household(page, household)
+
+    with server.down():
+        # The browser accepts any text here; the server checks the check digit.
+        add_person(page, name, id_number=BAD_ID)
+        expect_saved_on_phone(page, 1)
+
+    page.goto("/sync")
+    attention = page.locator("#attention-list > li")
+    expect(attention, "the refused write is listed, not dropped").to_have_count(1)
+    expect(attention.locator(".error"), "with the server's reason").to_contain_text(ID_INVALID)
+    reason = attention.locator(".error").inner_text()
+    assert reason == ID_INVALID, "the server's message itself, not the text of the whole form"
+    expect(page.locator("#pending-list > li")).to_have_count(0)
+    badge = page.locator("#outbox-count")
+    expect(badge).to_be_visible()
+    expect(badge).to_have_class(re.compile(r"\bbad\b"))
+    assert persons_named(server, household, name) == 0
+
+    fix = attention.locator("form.fix")
+    expect(fix.locator("[name=id_number]")).to_have_value(BAD_ID)
+    fix.locator("[name=id_number]").fill(GOOD_ID)
+    fix.get_by_role("button", name="重新发送").tap()
+    expect(page.locator("#attention-list > li")).to_have_count(0)
+    expect(page.locator("#attention-empty")).to_be_visible()
+    expect(badge).to_be_hidden()
+    assert read_db(server, "SELECT id_number FROM person WHERE household = ? AND name = ?", household, name) == [
+        (GOOD_ID,)], "added once, with the corrected number"
+    assert outbox(page) == []
+    assert watch.problems(ignore=OFFLINE_NOISE + ("status of 422",)) == []
+
+
+def test_session_ended_while_offline_keeps_the_queue_until_signed_in_again(open_page, server, households):
+    page = signed_in_phone(open_page, server)
+    household, name = households[5], "离线丁"
+    open_household(page, household)
+
+    server.stop()
+    add_person(page, name)
+    expect_saved_on_phone(page, 1)
+    # Meanwhile the session ends on the server (signed out elsewhere, or expired).
+    [token] = [c["value"] for c in page.context.cookies() if c["name"] == "gl_session"]
+    connection = sqlite3.connect(server.data_dir / "gridline.sqlite3")
+    try:
+        with connection:
+            revoked = connection.execute(
+                "UPDATE signin_session SET revoked_at = last_seen_at WHERE token_hash = ? AND revoked_at IS NULL",
+                (hashlib.sha256(token.encode()).hexdigest(),)).rowcount
+    finally:
+        connection.close()
+    assert revoked == 1
+    server.start()
+
+    # With signal again the phone opens the app: the replay is refused with 401.
+    page.goto("/sync")
+    page.wait_for_url(re.compile(r"/signin\?next="))
+    banner = page.locator("#signin-again")
+    expect(banner, "the phone asks to sign in again").to_be_visible()
+    expect(banner).to_have_text(SIGN_IN_AGAIN)
+    status = ask_worker(page, {"type": "status"})
+    assert status and status["needsSignIn"] and status["pending"] == 1, status
+    [entry] = outbox(page)
+    assert entry["state"] == "pending", "kept, not dropped or moved to attention"
+    assert persons_named(server, household, name) == 0
+
+    # Signing in again through the banner sends it.
+    banner.locator("a").tap()
+    page.wait_for_url(re.compile(r"/signin\?next=/sync"))
+    page.locator("#f-username").fill("gridhead")
+    page.locator("#f-password").fill("gridline-demo")
+    page.locator("#signin button[type=submit]").tap()
+    page.wait_for_url(server.url + "/sync")
+    wait_until(page, lambda: outbox(page) == [], "the outbox to empty after signing in again")
+    expect(page.locator("#outbox-count")).to_be_hidden()
+    expect(page.locator("#signin-again")).to_be_hidden()
+    assert persons_named(server, household, name) == 1, "applied once"
+
+
+# ---------------------------------------------------------------------------- 3. signing out
+
+
+def test_signing_out_purges_this_users_saved_pages_and_outbox(open_page, server, households):
+    page = signed_in_phone(open_page, server)
+    user = user_key(page)
+    household = households[6]
+    prepare_for_offline(page)
+    assert f"gridline-pages-{user}" in page.evaluate(CACHE_NAMES)
+
+    page.goto("/account")
+    page.locator("form.signout").get_by_role("button", name="退出登录").tap()
+    page.wait_for_url(re.compile(r"/signin$"))
+    names = page.evaluate(CACHE_NAMES)
+    assert not [n for n in names if n.startswith("gridline-pages-")], names
+    assert [n for n in names if n.startswith("gridline-shell-")], "the shell (no personal data) stays"
+    assert [e for e in outbox(page) if e["user"] == user] == []
+    assert page.request.get("/", max_redirects=0).status in (302, 303), "signed out on the server too"
+
+    with server.down():
+        response = page.goto(f"/households/{household}")
+        assert response is not None and response.headers.get("x-gridline-cache") == "shell"
+        expect(page.locator("main h1")).to_have_text("无网络连接")
+        expect(page.locator("#members")).to_have_count(0)
+
+
+def test_sign_out_with_unsent_work_refuses_until_it_is_discarded(open_page, server, households):
+    page = signed_in_phone(open_page, server)
+    user = user_key(page)
+    household, name = households[7], "离线戊"
+    open_household(page, household)
+    with server.down():
+        add_person(page, name, id_number=BAD_ID)
+        expect_saved_on_phone(page, 1)
+
+    # Back online the server refuses it: it stays on the phone, under "needs attention".
+    page.goto("/account")
+    wait_until(page, lambda: (ask_worker(page, {"type": "status"}) or {}).get("attention") == 1,
+               "the refused write to need attention")
+    expect(page.locator("#outbox-count")).to_have_text("1 条未发送")
+    page.locator("form.signout").get_by_role("button", name="退出登录").tap()
+    page.wait_for_url(re.compile(r"/sync\?signout=1$"))
+    expect(page.locator("main h1").first).to_have_text("本机有未发送的内容")
+    expect(page.locator("#attention-list > li"), "the unsent item is listed").to_have_count(1)
+    expect(page.locator("#attention-list > li .error")).to_contain_text(ID_INVALID)
+    assert page.request.get("/", max_redirects=0).status == 200, "not signed out"
+    assert f"gridline-pages-{user}" in page.evaluate(CACHE_NAMES), "nothing purged"
+
+    dialogs: list[str] = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.get_by_role("button", name="放弃全部并退出").tap()
+    page.wait_for_url(re.compile(r"/signin$"))
+    assert dialogs == [DISCARD_CONFIRM], "discarding asked first"
+    assert outbox(page) == []
+    assert not [n for n in page.evaluate(CACHE_NAMES) if n.startswith("gridline-pages-")]
+    assert page.request.get("/", max_redirects=0).status in (302, 303), "signed out on the server"
+    assert persons_named(server, household, name) == 0, "discarded work was never applied"
+
+
+# ---------------------------------------------------------------------------- 4. delivery
+
+
+def test_write_made_with_the_phone_offline_is_delivered_when_it_is_back_without_reload(
+        open_page, server, households, watch):
+    page = signed_in_phone(open_page, server)
+    context = page.context
+    household, name = households[8], "离线己"
+    open_household(page, household)
+    page.evaluate(MARK)
+
+    context.set_offline(True)
+    add_person(page, name)
+    expect_saved_on_phone(page, 1)
+    page.wait_for_timeout(300)
+    assert persons_named(server, household, name) == 0
+
+    context.set_offline(False)
+    started = time.monotonic()
+    wait_until(page, lambda: persons_named(server, household, name), "the write to arrive once online")
+    print(f"\n  delivered {time.monotonic() - started:.2f} s after the phone came back online")
+    expect(page.locator("#outbox-count"), "the badge clears by itself").to_be_hidden()
+    assert page.evaluate(SAME_DOCUMENT), "no reload was needed"
+    assert path_of(page) == f"/households/{household}"
+    assert outbox(page) == []
+    assert persons_named(server, household, name) == 1
+    assert watch.problems(ignore=OFFLINE_NOISE) == []
+
+
+def test_two_hundred_queued_writes_sync_within_five_seconds(open_page, server, households):
+    page = signed_in_phone(open_page, server)
+    household, prefix, count = households[9], "批量", 200
+    page.goto("/sync")
+    wait_controlled(page)
+
+    server.stop()
+    started = time.monotonic()
+    statuses = page.evaluate(QUEUE_WRITES, [household, count, prefix])
+    queued_in = time.monotonic() - started
+    assert statuses == [202] * count, "each answered 'saved on this phone'"
+    assert len(outbox(page)) == count
+    expect(page.locator("#outbox-count")).to_have_text(f"{count} 条未发送")
+
+    server.start()
+    back = time.monotonic()
+    page.get_by_role("button", name="立即发送").tap()
+
+    def all_applied() -> bool:
+        [(n,)] = read_db(server, "SELECT count(*) FROM person WHERE household = ? AND name LIKE ?",
+                         household, prefix + "%")
+        return n >= count and outbox(page) == []
+
+    wait_until(page, all_applied, f"{count} writes to sync", timeout_ms=30_000)
+    took = time.monotonic() - back
+    print(f"\n  {count} writes queued offline in {queued_in:.1f} s; {count} queued writes synced in {took:.1f} s")
+    names = [n for (n,) in read_db(server, "SELECT name FROM person WHERE household = ? AND name LIKE ? ORDER BY id",
+                                   household, prefix + "%")]
+    assert names == [f"{prefix}{i}" for i in range(1, count + 1)], "each once, in the order they were made"
+    expect(page.locator("#outbox-count")).to_be_hidden()
+    assert took < 5, f"{count} queued writes took {took:.1f} s to sync"
