@@ -37,11 +37,38 @@ SQLITE_PRAGMAS = (
 )
 
 
-class _PooledTransaction(SQLiteTransaction):
-    """A transaction that borrows a pooled connection and gives it back afterwards."""
+class _WriterConnection:
+    """The one sqlite3 connection that writes, dressed for Piccolo's transaction code.
 
-    async def get_connection(self):
-        return await self.engine.acquire()
+    Writes are serialised by the engine's lock anyway, and each statement of a write
+    takes tens of microseconds: run them on the event loop's thread instead of paying a
+    thread hop per statement (which cost more than the statements themselves)."""
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw = raw
+
+    async def execute(self, sql: str, parameters: Any = ()) -> sqlite3.Cursor:
+        return self.raw.execute(sql, parameters)
+
+    async def close(self) -> None:  # the writer lives as long as the engine
+        return None
+
+
+class _WriteTransaction(SQLiteTransaction):
+    """`BEGIN IMMEDIATE` on the writer connection, one writer at a time in this process."""
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is not None:
+            return self._parent
+        await self.engine.write_lock.acquire()
+        try:
+            self.connection = self.engine.writer()
+            await self.begin()
+        except BaseException:
+            self.engine.write_lock.release()
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
 
     async def __aexit__(self, exception_type, exception, traceback) -> bool:
         if self._parent:
@@ -53,13 +80,13 @@ class _PooledTransaction(SQLiteTransaction):
             elif not self._committed and not self._rolled_back:
                 await self.commit()
         finally:
-            self.engine.release(self.connection)
             self.engine.current_transaction.reset(self.context)
+            self.engine.write_lock.release()
         return exception is None
 
 
 class PooledSQLiteEngine(SQLiteEngine):
-    __slots__ = ("_pool", "_pool_size", "_opened", "write_lock")
+    __slots__ = ("_pool", "_pool_size", "_opened", "_writer", "write_lock")
 
     def __init__(self, path: str, pool_size: int = 4, **kwargs: Any) -> None:
         super().__init__(path=path, timeout=10, check_same_thread=False, **kwargs)
@@ -69,7 +96,17 @@ class PooledSQLiteEngine(SQLiteEngine):
     def _reset(self) -> None:
         self._pool: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._opened: list[aiosqlite.Connection] = []
+        self._writer: _WriterConnection | None = None
         self.write_lock = asyncio.Lock()
+
+    def writer(self) -> _WriterConnection:
+        if self._writer is None:
+            raw = sqlite3.connect(**self.connection_kwargs)
+            raw.row_factory = dict_factory
+            for pragma in SQLITE_PRAGMAS:
+                raw.execute(pragma)
+            self._writer = _WriterConnection(raw)
+        return self._writer
 
     async def _connect(self) -> aiosqlite.Connection:
         connection = await aiosqlite.connect(**self.connection_kwargs)
@@ -92,13 +129,17 @@ class PooledSQLiteEngine(SQLiteEngine):
         for connection in self._opened:
             with contextlib.suppress(Exception):
                 await connection.close()
+        if self._writer is not None:
+            self._writer.raw.close()
         self._reset()
 
     async def get_connection(self):  # used by Piccolo's batch(); a private connection
         return await self._connect()
 
     @staticmethod
-    async def _execute(connection: aiosqlite.Connection, query: str, args: list[Any] | None) -> list[dict]:
+    async def _execute(connection: Any, query: str, args: list[Any] | None) -> list[dict]:
+        if isinstance(connection, _WriterConnection):
+            return connection.raw.execute(query, args or []).fetchall()
         async with connection.execute(query, args or []) as cursor:
             return await cursor.fetchall()  # type: ignore[return-value]
 
@@ -130,7 +171,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         transaction_type: TransactionType = TransactionType.immediate,
         allow_nested: bool = True,
     ) -> SQLiteTransaction:
-        return _PooledTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
+        return _WriteTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -204,18 +245,11 @@ async def stop(engine_: Engine) -> None:
 
 @contextlib.asynccontextmanager
 async def write() -> AsyncIterator[None]:
-    """The one way to write: a transaction that commits everything inside it or nothing."""
-    engine_ = engine()
-    if isinstance(engine_, PooledSQLiteEngine):
-        if engine_.current_transaction.get():
-            yield  # already inside a write: join it
-            return
-        async with engine_.write_lock:
-            async with engine_.transaction():
-                yield
-    else:
-        async with engine_.transaction():
-            yield
+    """The one way to write: a transaction that commits everything inside it or nothing.
+    Inside another write it joins that one (the idempotency record and its write commit
+    together)."""
+    async with engine().transaction():
+        yield
 
 
 async def fetch(sql: str, *args: Any) -> list[dict]:
