@@ -131,9 +131,20 @@
       window.location.href = "/sync?signout=1";
       return;
     }
+    // End the session on the server first: signed out offline, the phone would be wiped
+    // while the session lived on.
+    let ended = null;
+    try {
+      ended = await fetch(form.action, { method: "POST", credentials: "same-origin", redirect: "manual" });
+    } catch (error) {
+      ended = null;
+    }
+    if (!ended || (ended.type !== "opaqueredirect" && !ended.ok)) {
+      window.alert(t("needsNetwork"));
+      return;
+    }
     await ask({ type: "purge", user });
-    form.dataset.ready = "1";
-    form.submit();
+    window.location.href = "/signin";
   });
 
   // ---- the sync page ----------------------------------------------------------------
