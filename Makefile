@@ -32,6 +32,7 @@ test: $(STAMP) chromium
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.ingest
 
 # Re-extract translatable strings and merge them into the catalogues.
 messages: $(STAMP)

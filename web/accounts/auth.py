@@ -166,14 +166,14 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     return user
 
 
-# Guards -------------------------------------------------------------------------------
+# Guards (async: Litestar runs plain-function guards in its thread pool) ---------------
 
 
-def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     principal_of(connection)
 
 
-def staff(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def staff(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Signed in with a role; residents and role-less users get a 404, not a hint."""
     principal = principal_of(connection)
     if principal.is_resident or not principal.grants:
@@ -183,7 +183,7 @@ def staff(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -
 def able(ability: str):
     """A guard: the user holds a role with `ability` somewhere (the place is checked in the route)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         if not principal_of(connection).can(ability):
             raise NotFoundException()
 
