@@ -88,7 +88,7 @@ def _git() -> str:
 
 def reproduce(command: list[str]) -> str:
     args = shlex.join(command)
-    return f"cd {ROOT} && .venv/bin/python -m bench{(' ' + args) if args else ''}"
+    return f".venv/bin/python -m bench{(' ' + args) if args else ''}"  # from the repository root
 
 
 def render(report: Report) -> str:
