@@ -17,7 +17,7 @@ from web.accounts.tables import ROLES, Organisation, RoleGrant, Session, User
 from web.audit.logic import record
 from web.core.forms import Form, valid_phone
 from web.core.i18n import _
-from web.core.render import redirect, render
+from web.core.render import redirect, refused, render
 from web.places.tables import Place
 
 # Where each role is held.
@@ -118,8 +118,7 @@ async def create_account(request: Request[Any, Any, Any]) -> Response[Any]:
     if role == "volunteer" and org_id is None:
         form.errors["organisation"] = _("A volunteer belongs to an organisation.")
     if not form.ok:
-        page.errors, page.values = form.errors, form.values
-        return render(request, "pages/accounts.html", page, partial="create", status_code=422)
+        return refused(request, "pages/accounts.html", page, form, "create")
     assert place is not None
     user_id = await logic.create_user(username, display_name, password, phone, role, place["id"],
                                       org_id if role == "volunteer" else None)

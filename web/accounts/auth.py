@@ -39,7 +39,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def token_hash(token: FromPath[str]) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 

@@ -104,3 +104,10 @@ def redirect(request: Request[Any, Any, Any], url: str, cookies: list[Any] | Non
     if is_htmx(request):
         return Response("", status_code=200, media_type="text/plain", headers={"HX-Redirect": url}, cookies=cookies)
     return Response("", status_code=303, media_type="text/plain", headers={"Location": url}, cookies=cookies)
+
+
+def refused(request: Request[Any, Any, Any], template: str, page: Any, form: Any, partial: str) -> Response[str]:
+    """A form that did not pass its checks: the same form again (the named block, for
+    htmx) with each message beside its field and what was typed kept, as a 422."""
+    page.errors, page.values = form.errors, form.values
+    return render(request, template, page, partial=partial, status_code=422)

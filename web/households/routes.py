@@ -17,7 +17,7 @@ from web.accounts.tables import HouseholdLink, RoleGrant
 from web.audit.logic import record
 from web.core.forms import Form
 from web.core.i18n import _
-from web.core.render import redirect, render
+from web.core.render import redirect, refused, render
 from web.core.scope import get_or_404
 from web.households import logic
 from web.households.logic import read_person  # shared with the register import
@@ -120,8 +120,7 @@ async def add_person(request: Request[Any, Any, Any], household_id: FromPath[int
     person = read_person(form)
     if not form.ok:
         page = await _household_page(request, household_id)
-        page.errors, page.values = form.errors, form.values
-        return render(request, "pages/household.html", page, partial="add_person", status_code=422)
+        return refused(request, "pages/household.html", page, form, "add_person")
     async with db.write():
         await Person.insert(Person(household=household_id, path=household["path"], created_at=occurred_at(request), **person))
     return redirect(request, f"/households/{household_id}")
@@ -160,8 +159,7 @@ async def edit_person(request: Request[Any, Any, Any], person_id: FromPath[int])
         if not values[kept]:
             del values[kept]
     if not form.ok or version is None:
-        page.errors, page.values = form.errors, form.values
-        return render(request, "pages/person.html", page, partial="edit", status_code=422)
+        return refused(request, "pages/person.html", page, form, "edit")
     result = await versioned_update(
         Person, person_id, version, values, subject=f"person:{person_id}", path=page.person["path"],
         user_id=principal_of(request).user_id, occurred=occurred_at(request),

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery
 from web.accounts.auth import principal_of, staff
 from web.core.forms import Form
 from web.core.i18n import _
-from web.core.render import redirect, render
+from web.core.render import redirect, refused, render
 from web.core.scope import get_or_404
 from web import db
 from web.households.logic import households_under, new_door_code, read_household, sort_key
@@ -83,8 +83,7 @@ async def add_child(request: Request[Any, Any, Any], place_id: FromPath[int]) ->
     if name and any(kid["name"] == name for kid in page.children):
         form.errors["name"] = _("There is already a place called %(name)s here.", name=name)
     if not form.ok:
-        page.errors, page.values = form.errors, form.values
-        return render(request, "pages/place.html", page, partial="add_child", status_code=422)
+        return refused(request, "pages/place.html", page, form, "add_child")
     new_id = await logic.create_place(name, page.child_kind, page.place, area=page.place["area"])
     return redirect(request, f"/places/{new_id}")
 
@@ -100,8 +99,7 @@ async def add_household(request: Request[Any, Any, Any], place_id: FromPath[int]
     fields = read_household(form)
     if not form.ok:
         page = await _place_page(request, place_id)
-        page.errors, page.values = form.errors, form.values
-        return render(request, "pages/place.html", page, partial="add_household", status_code=422)
+        return refused(request, "pages/place.html", page, form, "add_household")
     async with db.write():
         rows = await Household.insert(Household(
             place=place_id, path=place["path"], door_code=new_door_code(), note="", version=1,
