@@ -18,6 +18,7 @@ the window's edges.
 from __future__ import annotations
 
 import asyncio
+import random
 import os
 import resource
 import time
@@ -128,7 +129,7 @@ class _Window:
 
 
 async def _raw_client(port: int, request: bytes, expect: int, window: _Window, out: list[int],
-                      result: LoadResult) -> None:
+                      result: LoadResult, think: float = 0.0) -> None:
     reader = writer = None
     start, stop = window.start, window.stop
     append = out.append
@@ -173,6 +174,9 @@ async def _raw_client(port: int, request: bytes, expect: int, window: _Window, o
         if closing:
             writer.close()
             reader = writer = None
+        if think:
+            # A person reading the page before the next tap: 0 to 2× the mean, evenly.
+            await asyncio.sleep(random.uniform(0, 2 * think))
     if writer is not None:
         writer.close()
 
@@ -189,10 +193,10 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
 
 
 async def _raw(port: int, path: str, headers: dict[str, str], clients: int, expect: int, window: _Window,
-               result: LoadResult) -> list[int]:
+               result: LoadResult, think: float = 0.0) -> list[int]:
     request = _request_bytes(port, path, headers)
     out: list[int] = []
-    await asyncio.gather(window.watch(), *[_raw_client(port, request, expect, window, out, result)
+    await asyncio.gather(window.watch(), *[_raw_client(port, request, expect, window, out, result, think)
                                            for _ in range(clients)])
     return out
 
@@ -234,16 +238,18 @@ async def _httpx(port: int, path: str, headers: dict[str, str], clients: int, ex
 
 def run_load(name: str, port: int, path: str, *, headers: dict[str, str] | None = None, clients: int = 20,
              warmup: float = 2.0, seconds: float = 10.0, expect: int = 200, client: str = "raw",
-             server_cpu: Callable[[], float] = lambda: 0.0) -> LoadResult:
-    """Drive GET `path` with `clients` concurrent keep-alive clients; stops by itself."""
+             server_cpu: Callable[[], float] = lambda: 0.0, think: float = 0.0) -> LoadResult:
+    """Drive GET `path` with `clients` concurrent keep-alive clients; stops by itself.
+    `think`: mean seconds a client waits between answer and next request (0: none)."""
     result = LoadResult(name=name, path=path, client=client, clients=clients, seconds=seconds, latencies_ns=[])
     impl = {"raw": _raw, "httpx": _httpx}[client]
 
     async def main() -> list[int]:
         window = _Window(warmup, seconds, server_cpu)
         # A hard ceiling: the clients stop at the window's end; a hung server cannot hold the run.
-        out = await asyncio.wait_for(impl(port, path, dict(headers or {}), clients, expect, window, result),
-                                     timeout=warmup + seconds + 60)
+        args = (port, path, dict(headers or {}), clients, expect, window, result)
+        work = impl(*args, think) if think else impl(*args)
+        out = await asyncio.wait_for(work, timeout=warmup + seconds + 60)
         cpu = window.cpu
         result.seconds = (cpu["t1"] - cpu["t0"]) / 1e9
         result.generator_cpu_s = cpu["gen1"] - cpu["gen0"]

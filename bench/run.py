@@ -120,11 +120,12 @@ def _measure(args: argparse.Namespace, command: list[str], database: data.Databa
             + ("" if floor.same_as_page else "  (HTML differs from the page!)"))
 
         def load(name: str, path: str, headers: dict[str, str] | None = None, client: str = args.client,
-                 warmup: float = args.warmup, seconds: float = args.seconds, clients: int = args.clients):
+                 warmup: float = args.warmup, seconds: float = args.seconds, clients: int = args.clients,
+                 think: float = 0.0):
             log(f"{name}: GET {path}, {clients} clients ({client}), {warmup:g} s warm-up + {seconds:g} s")
             server.check_alive()
             result = run_load(name, server.port, path, headers=headers, clients=clients, warmup=warmup,
-                              seconds=seconds, client=client, server_cpu=server.cpu_seconds)
+                              seconds=seconds, client=client, server_cpu=server.cpu_seconds, think=think)
             server.check_alive()
             if not result.requests:
                 raise RuntimeError(f"{name}: no response counted ({result.errors} errors: "
@@ -139,6 +140,8 @@ def _measure(args: argparse.Namespace, command: list[str], database: data.Databa
             load("static css", css_path),
             load("page, gzip", page_path, {**cookie, "Accept-Encoding": "gzip"}),
             load("page, 1 client", page_path, cookie, clients=1),
+            # 20 grid heads each tapping about once a second: latency as a person feels it.
+            load("page, 20 clients, 1 s think", page_path, cookie, think=1.0, client="raw"),
         ]
         compare = []
         if not args.no_client_compare:
