@@ -29,7 +29,6 @@ from web.accounts.auth import Principal
 from web.core import i18n
 from web.core.render import owner_key
 from web.core.timeutil import now
-from web.sync.tables import IdempotencyRecord
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CLOCK_SKEW = timedelta(minutes=5)
@@ -110,7 +109,11 @@ class IdempotentWrites(ASGIMiddleware):
         refused_owner = False
         try:
             async with db.write():
-                existing = await IdempotencyRecord.select().where(IdempotencyRecord.key == key).first()
+                # Plain SQL on purpose: this runs around every write a phone replays.
+                found = await db.fetch(
+                    "SELECT owner, status, content_type, headers, body FROM idempotency_record WHERE key = {}", key
+                )
+                existing = found[0] if found else None
                 if existing is not None:
                     if existing["owner"] != owner:
                         refused_owner = True
@@ -132,12 +135,11 @@ class IdempotentWrites(ASGIMiddleware):
                         (v.decode("latin-1") for k, v in start.get("headers", []) if k.lower() == b"content-type"),  # type: ignore[union-attr]
                         "",
                     )
-                    await IdempotencyRecord.insert(
-                        IdempotencyRecord(
-                            key=key, owner=owner, method=scope["method"], path=scope["path"][:300], status=status,
-                            content_type=content_type, headers=json.dumps(kept),
-                            body=_decode(body, start), occurred_at=when, received_at=received, clock_flagged=flagged,
-                        )
+                    await db.fetch(
+                        "INSERT INTO idempotency_record (key, owner, method, path, status, content_type, headers,"
+                        " body, occurred_at, received_at, clock_flagged) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                        key, owner, scope["method"], scope["path"][:300], status, content_type, json.dumps(kept),
+                        _decode(body, start), when, received, flagged,
                     )
         except _Rollback:
             pass
