@@ -156,7 +156,7 @@
     const attention = root.querySelector("#attention-list");
     const lastSync = root.querySelector("#last-sync");
     const storage = root.querySelector("#storage");
-    const fmtBytes = (n) => (n > 1048576 ? (n / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(n / 1024)) + " KB");
+    const fmtBytes = (n) => (n > 1073741824 ? (n / 1073741824).toFixed(1) + " GB" : n > 1048576 ? (n / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(n / 1024)) + " KB");
     const when = (ms) => new Date(ms).toLocaleString(html.lang || "zh-CN");
 
     function item(entry, withForm) {
