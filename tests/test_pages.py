@@ -229,3 +229,18 @@ def test_first_commander_from_the_command_line(tmp_path):
     short = subprocess.run([sys.executable, "-m", "web", "create-commander", "--username", "li", "--password", "short"],
                            env=env, capture_output=True, text=True)
     assert short.returncode != 0 and "10 characters" in short.stderr
+
+
+def test_the_home_to_do_links_to_the_households_still_to_check(as_user, call):
+    client = as_user("gridhead")
+    home = client.get("/", headers=EN).text
+    link = re.search(r'href="(/places/\d+\?need=unregistered)"', home)
+    assert link, "the to-do item is a link"
+    page = client.get(html.unescape(link.group(1)), headers=EN)
+    ids = [int(i) for i in re.findall(r'href="/households/(\d+)"', page.text)]
+    assert ids and "Only households with nobody registered." in page.text
+    for household_id in ids:
+        assert _first(call, Person.count().where(Person.household == household_id)) == 0
+    nophone = client.get(link.group(1).replace("unregistered", "nophone"), headers=EN)
+    for household_id in [int(i) for i in re.findall(r'href="/households/(\d+)"', nophone.text)]:
+        assert _first(call, Person.count().where((Person.household == household_id) & (Person.phone == ""))) > 0

@@ -33,6 +33,7 @@ class HomePage:
     # Register gaps a grid head closes at the door.
     empty_households: int = 0
     persons_without_phone: int = 0
+    gaps_place_id: int | None = None  # where the to-do links lead (the first grid looked after)
     organisation: str = ""
 
 
@@ -76,6 +77,8 @@ async def build_home(principal: Principal) -> HomePage:
             empty, no_phone = await register_gaps(grant.path)
             page.empty_households += empty
             page.persons_without_phone += no_phone
+            if page.gaps_place_id is None and (empty or no_phone):
+                page.gaps_place_id = grant.place_id
     if principal.organisation_id:
         org = await Organisation.select(Organisation.name).where(Organisation.id == principal.organisation_id).first()
         page.organisation = org["name"] if org else ""

@@ -36,8 +36,12 @@ def sort_key(building: str, unit: str, floor: int | None, room: str) -> str:
     return "|".join((_pad(building, 6), _pad(unit, 4), _pad(floor, 3), _pad(room, 6)))
 
 
-async def households_under(prefix: str, scope: Scope, search: str = "") -> list[dict]:
-    """The households under a place in walking order, each with its head count."""
+NEEDS = ("unregistered", "nophone")  # what a grid head still has to check at the door
+
+
+async def households_under(prefix: str, scope: Scope, search: str = "", need: str = "") -> list[dict]:
+    """The households under a place in walking order, each with its head count; `need`
+    keeps only those with nobody registered, or with someone lacking a phone number."""
     query = Household.select(*LIST_COLUMNS).where(Household.path.like(f"{prefix}%")).where(scope.where(Household))
     if search:
         like = f"%{search}%"
@@ -54,6 +58,12 @@ async def households_under(prefix: str, scope: Scope, search: str = "") -> list[
     per_household = {row["household"]: row["n"] for row in counts}
     for household in households:
         household["persons"] = per_household.get(household["id"], 0)
+    if need == "unregistered":
+        households = [h for h in households if h["persons"] == 0]
+    elif need == "nophone":
+        lacking = await Person.select(Person.household).where(Person.path.like(f"{prefix}%") & (Person.phone == "")).distinct()
+        ids = {row["household"] for row in lacking}
+        households = [h for h in households if h["id"] in ids]
     return households
 
 

@@ -15,7 +15,7 @@ from web.core.i18n import _
 from web.core.render import redirect, refused, render
 from web.core.scope import get_or_404
 from web import db
-from web.households.logic import households_under, new_door_code, read_household, sort_key
+from web.households.logic import NEEDS, households_under, new_door_code, read_household, sort_key
 from web.households.tables import Household
 from web.sync.idempotency import occurred_at
 from web.places import logic
@@ -30,6 +30,7 @@ class PlacePage:
     tally: logic.Tally
     households: list[dict]
     search: str = ""
+    need: str = ""
     child_kind: str | None = None
     can_add_child: bool = False
     can_import: bool = False
@@ -38,14 +39,16 @@ class PlacePage:
     values: dict[str, str] = field(default_factory=dict)
 
 
-async def _place_page(request: Request[Any, Any, Any], place_id: int, q: str = "") -> PlacePage:
+async def _place_page(request: Request[Any, Any, Any], place_id: int, q: str = "", need: str = "") -> PlacePage:
     principal = principal_of(request)
     scope = principal.scope
     place = await get_or_404(Place, place_id, scope)
     listing = place["kind"] in ("grid", "microgrid")
-    households = await households_under(place["path"], scope, q) if listing else []
+    need = need if need in NEEDS else ""
+    households = await households_under(place["path"], scope, q, need) if listing else []
     # A grid's figures come from its list; a filtered list or a bigger place counts them.
-    tallies = logic.tallies_of(households) if listing and not q else await logic.tallies_under(place["path"])
+    filtered = bool(q or need)
+    tallies = logic.tallies_of(households) if listing and not filtered else await logic.tallies_under(place["path"])
     kids = await Place.select().where(Place.parent == place_id).order_by(Place.id)
     for kid in kids:
         kid["tally"] = logic.rollup(tallies, kid["path"])
@@ -58,6 +61,7 @@ async def _place_page(request: Request[Any, Any, Any], place_id: int, q: str = "
         tally=logic.rollup(tallies, place["path"]),
         households=households,
         search=q,
+        need=need,
         child_kind=child_kind,
         can_add_child=bool(child_kind) and principal.can("manage_places", place["path"]),
         can_import=listing and principal.can("import_register", place["path"]),
@@ -66,8 +70,9 @@ async def _place_page(request: Request[Any, Any, Any], place_id: int, q: str = "
 
 
 @get("/places/{place_id:int}", guards=[staff])
-async def place_page(request: Request[Any, Any, Any], place_id: FromPath[int], q: FromQuery[str] = "") -> Response[str]:
-    page = await _place_page(request, place_id, q.strip())
+async def place_page(request: Request[Any, Any, Any], place_id: FromPath[int], q: FromQuery[str] = "",
+                     need: FromQuery[str] = "") -> Response[str]:
+    page = await _place_page(request, place_id, q.strip(), need)
     return render(request, "pages/place.html", page, partial="households")
 
 
