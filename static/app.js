@@ -78,7 +78,7 @@
       if (data.type === "prepare-progress" || data.type === "prepare-done") document.dispatchEvent(new CustomEvent("gridline:prepare", { detail: data }));
     });
     const hello = () => {
-      post({ type: "hello", user, texts: { ...texts } });
+      post({ type: "hello", user, texts: { ...texts }, signedOut: !!document.getElementById("signin") });
       post({ type: "replay", force: true });
     };
     if (sw.controller) hello();

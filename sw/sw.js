@@ -14,6 +14,9 @@ const PAGES = (user) => `gridline-pages-${user}`;
 const PAGE_TIMEOUT_MS = 4000;
 const WRITE_TIMEOUT_MS = 10000;
 const SYNC_TAG = "gridline-outbox";
+// A write the server keeps failing (5xx) goes to "needs attention" after this many tries,
+// so it cannot hold back everything queued after it.
+const MAX_SERVER_FAILURES = 5;
 const KEPT_REQUEST_HEADERS = ["idempotency-key", "x-occurred-at", "content-type", "hx-request", "hx-target", "accept"];
 
 // ---- IndexedDB: the outbox and a little state --------------------------------------
@@ -46,6 +49,12 @@ async function store(name, mode, work) {
 }
 const getMeta = async (k) => ((await store("meta", "readonly", (s) => s.get(k))) || {}).v;
 const setMeta = (k, v) => store("meta", "readwrite", (s) => s.put({ k, v }));
+// "user": whose saved pages may be served now (cleared on the sign-in page);
+// "lastUser": whose unsent work the sign-in page still counts ("sign in again to send N").
+async function setUser(user) {
+  await setMeta("user", user);
+  if (user) await setMeta("lastUser", user);
+}
 const allEntries = () => store("outbox", "readonly", (s) => s.getAll());
 const putEntry = (entry) => store("outbox", "readwrite", (s) => s.put(entry));
 const deleteEntry = (id) => store("outbox", "readwrite", (s) => s.delete(id));
@@ -94,7 +103,7 @@ async function broadcast() {
   for (const client of await self.clients.matchAll({ includeUncontrolled: true })) client.postMessage({ type: "status", ...status });
 }
 async function outboxStatus() {
-  const user = await getMeta("user");
+  const user = (await getMeta("user")) || (await getMeta("lastUser"));
   const entries = user ? await entriesOf(user) : [];
   return {
     user: user || "",
@@ -110,7 +119,7 @@ async function savePage(response, key) {
   const user = response.headers.get("X-Gridline-User");
   if (!user || response.status !== 200) return;
   if ((response.headers.get("Cache-Control") || "").includes("no-store")) return;
-  await setMeta("user", user);
+  await setUser(user);
   const savedAt = new Date().toISOString();
   const headers = new Headers(response.headers);
   headers.set("X-Gridline-Saved-At", savedAt);
@@ -155,6 +164,7 @@ async function keep(request, body, user) {
     const value = request.headers.get(name);
     if (value) headers[name] = value;
   }
+  headers["x-gridline-owner"] = user;  // replayed under another user's session, it is refused
   const label = decodeURIComponent(request.headers.get("X-Gridline-Label") || "") || new URL(request.url).pathname;
   await putEntry({ user, url: request.url, method: request.method, headers, body, label, createdAt: Date.now(),
                    state: "pending", attempts: 0, nextAt: 0, reason: "", status: 0 });
@@ -163,7 +173,15 @@ async function keep(request, body, user) {
   return fragment(202, `<p class="saved-offline" role="status">${await text("saved", "Saved on this phone.")}</p>`);
 }
 
-async function handleWrite(request) {
+// Writes go one at a time, so they reach the server in the order they were made.
+let writeChain = Promise.resolve();
+function handleWrite(request) {
+  const answer = writeChain.then(() => sendOrKeep(request));
+  writeChain = answer.catch(() => {});
+  return answer;
+}
+
+async function sendOrKeep(request) {
   const type = request.headers.get("Content-Type") || "";
   if (type.startsWith("multipart/") || new URL(request.url).pathname === "/signin") {
     // Never kept: files are not kept offline, and a sign-in (a password) is never stored
@@ -182,6 +200,11 @@ async function handleWrite(request) {
   try {
     const response = await withTimeout(fetch(request), WRITE_TIMEOUT_MS);
     if (response.status >= 500 && user) return keep(request, body, user);
+    if (response.status === 401 && user) {
+      // The session ended: keep the write (the form would otherwise be lost) and ask to sign in.
+      await setMeta("needsSignIn", true);
+      return keep(request, body, user);
+    }
     return response;
   } catch (error) {
     if (!user) return fragment(503, `<p class="saved-offline">${await text("needsNetwork", "Needs network")}</p>`);
@@ -249,7 +272,7 @@ async function runReplay(force) {
       await setMeta("needsSignIn", false);
     } else if (response.status === 401) {
       await setMeta("needsSignIn", true); done = false; break;  // keep everything; sign in, then resume
-    } else if (response.status === 408 || response.status === 429 || response.status >= 500) {
+    } else if ((response.status === 408 || response.status === 429 || response.status >= 500) && entry.attempts < MAX_SERVER_FAILURES) {
       entry.attempts += 1; entry.nextAt = Date.now() + backoff(entry.attempts);
       await putEntry(entry); done = false; break;
     } else {
@@ -268,7 +291,7 @@ self.addEventListener("sync", (event) => {
 
 // ---- prepare for offline ---------------------------------------------------------------------
 async function prepare(urls, user, client) {
-  await setMeta("user", user);
+  await setUser(user);
   const cache = await caches.open(PAGES(user));
   let done = 0, bytes = 0, failed = 0;
   const queue = urls.slice();
@@ -309,7 +332,9 @@ self.addEventListener("message", (event) => {
     switch (data.type) {
       case "hello":
         if (data.texts) await setMeta("texts", data.texts);
-        if (data.user) await setMeta("user", data.user);
+        if (data.user) await setUser(data.user);
+        // On the sign-in page nobody is signed in: no saved page may be served to whoever comes next.
+        if (data.signedOut) await setMeta("user", "");
         break;
       case "status":
         reply(await outboxStatus());
@@ -355,6 +380,7 @@ self.addEventListener("message", (event) => {
           for (const e of await entriesOf(user)) await deleteEntry(e.id);
         }
         await setMeta("user", "");
+        await setMeta("lastUser", "");
         await setMeta("needsSignIn", false);
         reply(true);
         break;

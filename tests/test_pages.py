@@ -244,3 +244,32 @@ def test_the_home_to_do_links_to_the_households_still_to_check(as_user, call):
     nophone = client.get(link.group(1).replace("unregistered", "nophone"), headers=EN)
     for household_id in [int(i) for i in re.findall(r'href="/households/(\d+)"', nophone.text)]:
         assert _first(call, Person.count().where((Person.household == household_id) & (Person.phone == ""))) > 0
+
+
+def test_sign_in_never_sends_the_user_to_another_site(client):
+    for target in ("//evil.example", "/\\evil.example", "https://evil.example/", "/ok\r\nX: 1"):
+        response = client.post("/signin", data={"username": "gridhead", "password": "gridline-demo", "next": target},
+                               follow_redirects=False)
+        assert response.status_code == 303 and response.headers["location"] == "/", target
+
+
+def test_signing_out_without_a_session_still_answers_signed_out(client):
+    response = client.post("/signout", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/signin"
+
+
+def test_roles_that_see_phones_masked_cannot_probe_digits_through_search(as_user, call):
+    grid = grid_of_gridhead(call)
+    person = _first(call, Person.select().where(Person.path.like(grid["path"] + "%") & (Person.phone != "")).first())
+    fragment = person["phone"][3:9]
+    assert f"/persons/{person['id']}" not in as_user("partyleader").get("/search", params={"q": fragment}).text
+    assert f"/persons/{person['id']}" in as_user("partyleader").get("/search", params={"q": person["phone"]}).text
+    assert f"/persons/{person['id']}" in as_user("gridhead").get("/search", params={"q": fragment}).text
+
+
+def test_an_unknown_organisation_is_a_message_not_a_crash(as_user, call):
+    grid = grid_of_gridhead(call)
+    response = as_user("secretary").post("/accounts", data={
+        "username": "orgless", "display_name": "无组织", "password": "a-long-password", "role": "volunteer",
+        "place": str(grid["parent"]), "organisation": "999999"}, headers={**EN, "HX-Request": "true"})
+    assert response.status_code == 422 and "Choose one of the options." in response.text

@@ -327,7 +327,9 @@ ROUTES: tuple[Route, ...] = (
           anonymous={"nav": 303, "htmx": 200}),  # home sends anonymous visitors to /signin itself
     Route("GET /my", None, {**at(303, *STAFF), "resident": 200}),  # staff are sent home
     Route("GET /account", None, at(200, *SIGNED_IN)),
-    Route("POST /signout", None, at(303, *SIGNED_IN), fresh=True, effect=plus("sessions", -1)),
+    # Always "signed out", even with no session, so a phone can wipe itself after asking.
+    Route("POST /signout", None, at(303, *SIGNED_IN), fresh=True, effect=plus("sessions", -1),
+          anonymous={"nav": 303, "htmx": 303, "post": 303}),
     Route("POST /account/sessions/{session_id}/revoke", "session", at(303, *SIGNED_IN), fresh=True,
           effect=plus("sessions", -1)),
     # Places.

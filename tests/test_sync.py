@@ -208,3 +208,50 @@ def test_pages_answer_304_when_unchanged(as_user, call):
     etag = first.headers["etag"]
     again = client.get(f"/households/{household['id']}", headers={"If-None-Match": etag})
     assert again.status_code == 304 and not again.content
+
+
+def test_a_write_saved_on_a_phone_by_another_user_is_not_applied_under_this_session(as_user, call):
+    household = a_household(call, 21)
+    response = write(as_user("gridhead"), household["id"], "别人的离线记录", **{**EN, "X-Gridline-Owner": "u999999"})
+    assert response.status_code == 409 and "belongs to another user" in response.text
+    assert count(call, household["id"], "别人的离线记录") == 0
+
+
+def test_a_replayed_answer_is_whole_even_when_the_first_was_compressed(as_user, call):
+    client = as_user("gridhead")
+    household = a_household(call, 22)
+    key = str(uuid.uuid4())
+    first = write(client, household["id"], "", key, **{**EN, "Accept-Encoding": "gzip"})  # refused: a 422 page block
+    assert first.status_code == 422
+    key = str(uuid.uuid4())
+    person = q(call, Person.select().where(Person.household == household["id"]).first())
+    fields = {"name": person["name"], "relation": person["relation"], "version": str(person["version"])}
+    client.post(f"/persons/{person['id']}", data=fields, headers={"HX-Request": "true"})  # now the version moves on
+    stale = client.post(f"/persons/{person['id']}", data={**fields, "name": "压缩测试"},
+                        headers={"Idempotency-Key": key, "HX-Request": "true", "Accept-Encoding": "gzip", **EN})
+    again = client.post(f"/persons/{person['id']}", data={**fields, "name": "压缩测试"},
+                        headers={"Idempotency-Key": key, "HX-Request": "true", "Accept-Encoding": "gzip", **EN})
+    assert stale.status_code == again.status_code == 202  # a conflict: a page block, long enough to compress
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.text == stale.text and len(again.text) > 100
+
+
+def test_revealed_personal_data_is_not_kept_in_the_idempotency_record(as_user, call):
+    client = as_user("gridhead")
+    household = a_household(call, 23)
+    key = str(uuid.uuid4())
+    revealed = client.post(f"/households/{household['id']}/reveal", headers={"Idempotency-Key": key, "HX-Request": "true"})
+    assert revealed.status_code == 200 and revealed.headers["cache-control"] == "no-store"
+    assert q(call, IdempotencyRecord.count().where(IdempotencyRecord.key == key)) == 0
+
+
+def test_conflicts_show_phone_numbers_masked(as_user, call):
+    client = as_user("gridhead")
+    household = a_household(call, 24)
+    person = q(call, Person.select().where(Person.household == household["id"]).first())
+    base = str(person["version"])
+    fields = {"name": person["name"], "relation": person["relation"], "version": base}
+    client.post(f"/persons/{person['id']}", data={**fields, "phone": "13911112222"}, headers={"HX-Request": "true"})
+    client.post(f"/persons/{person['id']}", data={**fields, "phone": "13933334444"}, headers={"HX-Request": "true"})
+    page = client.get("/conflicts").text
+    assert "13933334444" not in page and "139****4444" in page

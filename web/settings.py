@@ -23,8 +23,11 @@ class Settings:
     # Failed sign-ins allowed per username and per address inside the window.
     signin_attempts: int = 8
     signin_window_minutes: int = 15
-    # Cookies marked Secure unless explicitly served over plain http (dev, tests).
+    # Cookies marked Secure: set GRIDLINE_SECURE_COOKIES=1 behind HTTPS (the default serves
+    # plain http on 127.0.0.1 for `make run` and the tests).
     secure_cookies: bool = False
+    # Times are shown in the community's zone, whatever the server's clock zone is.
+    timezone: str = "Asia/Shanghai"
     debug: bool = False
 
     @property
@@ -48,6 +51,7 @@ class Settings:
             signin_window_minutes=int(env.get("GRIDLINE_SIGNIN_WINDOW_MINUTES", "15")),
             secure_cookies=env.get("GRIDLINE_SECURE_COOKIES", "") == "1",
             debug=env.get("GRIDLINE_DEBUG", "") == "1",
+            timezone=env.get("GRIDLINE_TZ", "Asia/Shanghai"),
         )
 
 

@@ -117,6 +117,8 @@ async def create_account(request: Request[Any, Any, Any]) -> Response[Any]:
     org_id = form.integer("organisation", 1, 2**31)
     if role == "volunteer" and org_id is None:
         form.errors["organisation"] = _("A volunteer belongs to an organisation.")
+    elif org_id is not None and not any(o["id"] == org_id for o in page.organisations):
+        form.errors["organisation"] = _("Choose one of the options.")
     if not form.ok:
         return refused(request, "pages/accounts.html", page, form, "create")
     assert place is not None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from web.core.i18n import _, current_locale, ngettext
+from web.settings import get_settings
 
 
 def mask_phone(phone: str) -> str:
@@ -123,6 +125,18 @@ def field_label() -> dict[str, str]:
     }
 
 
+def field_value(value: Any, key: str) -> str:
+    """A person's field as a conflict shows it: phone and ID masked (they differ in the
+    digits that are kept)."""
+    if value in (None, ""):
+        return "—"
+    if key == "phone":
+        return mask_phone(str(value))
+    if key == "id_number":
+        return mask_id(str(value))
+    return str(value)
+
+
 def sex_label(sex: str) -> str:
     return {"M": _("Male"), "F": _("Female")}.get(sex, "")
 
@@ -168,11 +182,14 @@ def persons(n: int) -> str:
 
 
 def when(value: datetime | str | None) -> str:
+    """A moment in the community's time zone (GRIDLINE_TZ), whatever the server's is."""
     if value is None:
         return ""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.astimezone().strftime("%Y-%m-%d %H:%M")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m-%d %H:%M")
 
 
 FILTERS = {
@@ -185,6 +202,7 @@ FILTERS = {
     "sex_label": sex_label,
     "audit_label": audit_label,
     "field_label": field_label,
+    "field_value": field_value,
     "split_tags": split_tags,
     "age": age,
     "address": household_address,

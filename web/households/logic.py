@@ -71,18 +71,21 @@ async def members(household_id: int) -> list[dict]:
     return await Person.select().where(Person.household == household_id).order_by(Person.id)
 
 
-async def search(scope: Scope, text: str, limit: int = 50) -> tuple[list[dict], list[dict]]:
-    """Persons by name, phone or ID number, and households by address, within scope."""
+async def search(scope: Scope, text: str, limit: int = 50, whole_phone_only: bool = False) -> tuple[list[dict], list[dict]]:
+    """Persons by name, phone or ID number, and households by address, within scope.
+    `whole_phone_only`: for roles that see phones masked, a fragment would let them
+    recover the hidden digits by probing; only a whole number matches."""
     text = text.strip()
     if not text:
         return [], []
     like = f"%{text}%"
+    phone_match = (Person.phone == text) if whole_phone_only else Person.phone.like(like)
     persons = await (
         Person.select(Person.id, Person.name, Person.sex, Person.birth_year, Person.phone, Person.household,
                       Person.household.building, Person.household.unit, Person.household.room,
                       Person.household.address, Person.household.kind, Person.household.premises_name)
         .where(scope.where(Person))
-        .where(Person.name.like(like) | Person.phone.like(like) | (Person.id_number == text.upper()))
+        .where(Person.name.like(like) | phone_match | (Person.id_number == text.upper()))
         .order_by(Person.name)
         .limit(limit)
     )

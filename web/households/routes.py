@@ -27,6 +27,10 @@ from web.sync.idempotency import occurred_at
 from web.sync.logic import versioned_update
 
 
+# Revealed personal data is kept nowhere: not by caches, not by the idempotency record.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 @dataclass
 class HouseholdPage:
     household: dict
@@ -74,7 +78,7 @@ async def reveal_household(request: Request[Any, Any, Any], household_id: FromPa
     await record(principal_of(request), "reveal", f"household:{household_id}", page.household["path"],
                  f"{len(page.members)} persons")
     page.revealed = True
-    return render(request, "pages/household.html", page, partial="members")
+    return render(request, "pages/household.html", page, partial="members", headers=NO_STORE)
 
 
 @post("/households/{household_id:int}/links", guards=[staff])
@@ -183,7 +187,7 @@ async def reveal_person(request: Request[Any, Any, Any], person_id: FromPath[int
         raise NotFoundException()
     await record(principal_of(request), "reveal", f"person:{person_id}", page.person["path"], page.person["name"])
     page.revealed = True
-    return render(request, "pages/person.html", page, partial="personal")
+    return render(request, "pages/person.html", page, partial="personal", headers=NO_STORE)
 
 
 @dataclass
@@ -195,7 +199,8 @@ class SearchPage:
 
 @get("/search", guards=[staff])
 async def search_page(request: Request[Any, Any, Any], q: FromQuery[str] = "") -> Response[str]:
-    persons, households = await logic.search(principal_of(request).scope, q[:50])
+    principal = principal_of(request)
+    persons, households = await logic.search(principal.scope, q[:50], whole_phone_only=not principal.can("reveal"))
     return render(request, "pages/search.html", SearchPage(q=q[:50], persons=persons, households=households),
                   partial="results")
 

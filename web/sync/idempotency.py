@@ -99,6 +99,13 @@ class IdempotentWrites(ASGIMiddleware):
             await _send_text(send, 400, i18n.gettext("This request carries a malformed Idempotency-Key."))
             return
         owner = owner_of(principal)
+        queued_by = headers.get("x-gridline-owner")
+        if queued_by and queued_by != owner:
+            # Saved on a phone by another user: it must not be applied under this session.
+            await _send_text(send, 409, i18n.gettext("This saved request belongs to another user and was not applied."))
+            return
+        # The stored answer is replayed as it was: keep it uncompressed (answers to writes are small).
+        scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
 
         captured: list[Message] = []
 
@@ -125,6 +132,12 @@ class IdempotentWrites(ASGIMiddleware):
                     status = start["status"] if start else 500
                     if not 200 <= status < 400:
                         raise _Rollback()
+                    # An answer marked no-store (personal data revealed) is not kept:
+                    # a repeat simply asks again, and is audited again.
+                    keep_answer = not any(
+                        k.lower() == b"cache-control" and b"no-store" in v
+                        for k, v in start.get("headers", [])  # type: ignore[union-attr]
+                    )
                     body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
                     kept = {
                         k.decode("latin-1").lower(): v.decode("latin-1")
@@ -135,12 +148,14 @@ class IdempotentWrites(ASGIMiddleware):
                         (v.decode("latin-1") for k, v in start.get("headers", []) if k.lower() == b"content-type"),  # type: ignore[union-attr]
                         "",
                     )
-                    await db.fetch(
-                        "INSERT INTO idempotency_record (key, owner, method, path, status, content_type, headers,"
-                        " body, occurred_at, received_at, clock_flagged) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                        key, owner, scope["method"], scope["path"][:300], status, content_type, json.dumps(kept),
-                        _decode(body, start), when, received, flagged,
-                    )
+                    if keep_answer:
+                        await db.fetch(
+                            "INSERT INTO idempotency_record (key, owner, method, path, status, content_type, headers,"
+                            " body, occurred_at, received_at, clock_flagged)"
+                            " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                            key, owner, scope["method"], scope["path"][:300], status, content_type, json.dumps(kept),
+                            _decode(body, start), when, received, flagged,
+                        )
         except _Rollback:
             pass
         if refused_owner:
