@@ -273,3 +273,11 @@ def test_an_unknown_organisation_is_a_message_not_a_crash(as_user, call):
         "username": "orgless", "display_name": "无组织", "password": "a-long-password", "role": "volunteer",
         "place": str(grid["parent"]), "organisation": "999999"}, headers={**EN, "HX-Request": "true"})
     assert response.status_code == 422 and "Choose one of the options." in response.text
+
+
+def test_a_secretary_gives_only_roles_below_their_own(as_user, call):
+    community = _first(call, Place.select().where(Place.kind == "community").order_by(Place.id).first())
+    response = as_user("secretary").post("/accounts", data={
+        "username": "peersecretary", "display_name": "同级书记", "password": "a-long-password", "role": "secretary",
+        "place": str(community["id"])}, headers={**EN, "HX-Request": "true"})
+    assert response.status_code == 422 and "You can only give roles below your own." in response.text

@@ -18,6 +18,7 @@ from web.audit.logic import record
 from web.core.forms import Form, valid_phone
 from web.core.i18n import _
 from web.core.render import redirect, refused, render
+from web.core.scope import ROLE_ORDER
 from web.places.tables import Place
 
 # Where each role is held.
@@ -43,9 +44,22 @@ def _manager_where(principal: Principal) -> Any:
     return clause
 
 
+def _outranks(principal: Principal, role: str, path: str) -> bool:
+    """A manager holds a higher role at this place or above it."""
+    return any(path.startswith(g.path) and ROLE_ORDER.index(role) > ROLE_ORDER.index(g.role)
+               for g in principal.places_for("manage_accounts"))
+
+
 async def _managed_user_ids(principal: Principal) -> list[int]:
-    rows = await RoleGrant.select(RoleGrant.user).where(_manager_where(principal)).distinct()
-    return [r["user"] for r in rows]
+    """Users every one of whose roles lies in this manager's area and below their rank:
+    a secretary cannot reset a fellow secretary's password, nor someone who also holds
+    a role elsewhere."""
+    candidates = await RoleGrant.select(RoleGrant.user).where(_manager_where(principal)).distinct()
+    ids = [r["user"] for r in candidates]
+    grants = await RoleGrant.select(RoleGrant.user, RoleGrant.role, RoleGrant.place.path).where(
+        RoleGrant.user.is_in(ids or [-1]))
+    refused = {g["user"] for g in grants if not _outranks(principal, g["role"], g["place.path"])}
+    return [i for i in ids if i not in refused]
 
 
 async def _user_or_404(principal: Principal, user_id: int) -> dict:
@@ -114,6 +128,8 @@ async def create_account(request: Request[Any, Any, Any]) -> Response[Any]:
         form.errors["place"] = _("Choose a place you manage.")
     elif place and role in ROLE_PLACE_KINDS and place["kind"] not in ROLE_PLACE_KINDS[role]:
         form.errors["place"] = _("This role is not held at this kind of place.")
+    elif place and role in ROLES and not _outranks(principal, role, place["path"]):
+        form.errors["role"] = _("You can only give roles below your own.")
     org_id = form.integer("organisation", 1, 2**31)
     if role == "volunteer" and org_id is None:
         form.errors["organisation"] = _("A volunteer belongs to an organisation.")
