@@ -339,6 +339,9 @@ self.addEventListener("message", (event) => {
       case "status":
         reply(await outboxStatus());
         break;
+      case "version":
+        reply(VERSION);
+        break;
       case "replay":
         if (data.wait) await replay(data.force); else replay(data.force);
         reply(await outboxStatus());

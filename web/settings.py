@@ -26,6 +26,9 @@ class Settings:
     # Cookies marked Secure: set GRIDLINE_SECURE_COOKIES=1 behind HTTPS (the default serves
     # plain http on 127.0.0.1 for `make run` and the tests).
     secure_cookies: bool = False
+    # Deployed build label: part of the service worker's version, so a release that
+    # changes no static file still reaches phones as an update.
+    build: str = ""
     # Times are shown in the community's zone, whatever the server's clock zone is.
     timezone: str = "Asia/Shanghai"
     debug: bool = False
@@ -52,6 +55,7 @@ class Settings:
             secure_cookies=env.get("GRIDLINE_SECURE_COOKIES", "") == "1",
             debug=env.get("GRIDLINE_DEBUG", "") == "1",
             timezone=env.get("GRIDLINE_TZ", "Asia/Shanghai"),
+            build=env.get("GRIDLINE_BUILD", ""),
         )
 
 

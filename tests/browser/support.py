@@ -55,6 +55,7 @@ class LiveServer:
     """`python -m web serve` on one port and one data directory, stoppable and restartable."""
 
     def __init__(self, data_dir: Path, port: int) -> None:
+        self.extra_env: dict[str, str] = {}  # e.g. GRIDLINE_BUILD, to release a new version
         self.data_dir = data_dir
         self.port = port
         self.host = "127.0.0.1"
@@ -68,6 +69,7 @@ class LiveServer:
         for name in ("DATABASE_URL", "GRIDLINE_SECURE_COOKIES", "GRIDLINE_DEBUG"):
             env.pop(name, None)
         env.update(GRIDLINE_DATA=str(self.data_dir), HOST=self.host, PORT=str(self.port), PYTHONUNBUFFERED="1")
+        env.update(self.extra_env)
         return env
 
     @property

@@ -547,3 +547,31 @@ def test_two_hundred_queued_writes_sync_within_five_seconds(open_page, server, h
     assert names == [f"{prefix}{i}" for i in range(1, count + 1)], "each once, in the order they were made"
     expect(page.locator("#outbox-count")).to_be_hidden()
     assert took < 5, f"{count} queued writes took {took:.1f} s to sync"
+
+
+def test_a_new_version_waits_for_an_idle_outbox_then_offers_to_reload(open_page, server):
+    """A release reaches the phone as a waiting service worker; the page offers
+    "new version — reload" (only with nothing unsent), and reloading runs the new one."""
+    page = signed_in_phone(open_page, server)
+    running = ("() => new Promise((resolve) => { const c = new MessageChannel();"
+               " c.port1.onmessage = (e) => resolve(e.data);"
+               " navigator.serviceWorker.controller.postMessage({type: 'version'}, [c.port2]); })")
+    first = page.evaluate(running)
+    expect(page.locator("#update")).to_be_hidden()
+    server.extra_env["GRIDLINE_BUILD"] = "next"
+    try:
+        server.restart()
+        page.evaluate("async () => { const r = await navigator.serviceWorker.getRegistration(); await r.update(); }")
+        page.reload()
+        banner = page.locator("#update")
+        expect(banner).to_be_visible(timeout=15000)
+        expect(banner).to_contain_text("网格通有新版本")
+        with page.expect_navigation():  # the new worker takes over, and the page reloads under it
+            banner.get_by_role("button", name="刷新").tap()
+        page.wait_for_load_state()
+        now = page.evaluate(running)
+        assert now.endswith("-next") and now != first, (first, now)
+        expect(page.locator("#update")).to_be_hidden()
+    finally:
+        server.extra_env.pop("GRIDLINE_BUILD", None)
+        server.restart()

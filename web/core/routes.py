@@ -14,6 +14,7 @@ from web import db
 from web.core import static
 from web.core.i18n import _
 from web.core.render import render
+from web.settings import get_settings
 
 SW_DIR = Path(__file__).resolve().parent.parent.parent / "sw"
 
@@ -52,7 +53,9 @@ def service_worker() -> Response[str]:
     """Served from the root so its scope is the whole app; never cached by HTTP, so an
     update reaches phones on their next visit. The shell list is filled in here."""
     source = (SW_DIR / "sw.js").read_text(encoding="utf-8")
-    source = source.replace("__VERSION__", static.fingerprint()).replace(
+    build = get_settings().build
+    version = static.fingerprint() + (f"-{build}" if build else "")
+    source = source.replace("__VERSION__", version).replace(
         "__SHELL__", json.dumps(static.shell_urls() + ["/offline"])
     )
     return Response(source, media_type="text/javascript; charset=utf-8",
