@@ -181,21 +181,10 @@ def make_engine(settings: Settings) -> Engine:
 
 
 def all_tables() -> list[type]:
-    from web.accounts.tables import (
-        HouseholdLink,
-        Organisation,
-        RoleGrant,
-        Session,
-        SignInAttempt,
-        User,
-    )
-    from web.audit.tables import AuditEntry
-    from web.households.tables import Household, Person
-    from web.places.tables import Place
-    from web.sync.tables import Claim, Conflict, IdempotencyRecord
+    """Every table of every Piccolo app (the registry in web/piccolo_conf.py is the list)."""
+    from web.piccolo_conf import APP_REGISTRY
 
-    return [Place, Organisation, User, RoleGrant, Household, Person, Session, HouseholdLink, SignInAttempt, AuditEntry,
-            IdempotencyRecord, Conflict, Claim]
+    return [table for config in APP_REGISTRY.app_configs.values() for table in config.table_classes]
 
 
 _engine: Engine | None = None
