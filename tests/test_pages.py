@@ -281,3 +281,20 @@ def test_a_secretary_gives_only_roles_below_their_own(as_user, call):
         "username": "peersecretary", "display_name": "同级书记", "password": "a-long-password", "role": "secretary",
         "place": str(community["id"])}, headers={**EN, "HX-Request": "true"})
     assert response.status_code == 422 and "You can only give roles below your own." in response.text
+
+
+def test_a_revocation_inside_a_replayed_write_takes_effect_at_once(world, as_user, call):
+    import uuid
+
+    client = as_user(None)
+    phone = client.post("/signin", data={"username": "buildinghead", "password": "gridline-demo"}, follow_redirects=False)
+    token = phone.cookies["gl_session"]
+    client.as_(token)
+    assert client.get("/", follow_redirects=False).status_code == 200  # the session is cached now
+    user_id = _first(call, Session.select(Session.user).where(Session.revoked_at.is_null()).order_by(Session.id, ascending=False).first())["user"]
+    revoked = as_user("secretary").post(f"/accounts/{user_id}/signout-everywhere",
+                                        headers={"HX-Request": "true", "Idempotency-Key": str(uuid.uuid4())})
+    assert revoked.status_code == 200
+    client.as_(token)
+    assert client.get("/", follow_redirects=False).headers["location"] == "/signin"
+    world["tokens"].pop("buildinghead", None)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiosqlite
@@ -227,13 +228,38 @@ async def stop(engine_: Engine) -> None:
         await engine_.close_pool()
 
 
+_after_commit: contextvars.ContextVar[list[Callable[[], None]] | None] = contextvars.ContextVar(
+    "after_commit", default=None
+)
+
+
 @contextlib.asynccontextmanager
 async def write() -> AsyncIterator[None]:
     """The one way to write: a transaction that commits everything inside it or nothing.
     Inside another write it joins that one (the idempotency record and its write commit
     together)."""
-    async with engine().transaction():
-        yield
+    if _after_commit.get() is not None:
+        async with engine().transaction():
+            yield
+        return
+    token = _after_commit.set([])
+    try:
+        async with engine().transaction():
+            yield
+        for callback in _after_commit.get() or []:
+            callback()
+    finally:
+        _after_commit.reset(token)
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run `callback` once the outermost write has committed (at once outside a write):
+    e.g. forget cached sessions only when their revocation is really stored."""
+    pending = _after_commit.get()
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)
 
 
 async def fetch(sql: str, *args: Any) -> list[dict]:

@@ -85,7 +85,7 @@ async def sign_out(session_id: int) -> None:
 async def revoke_sessions(where) -> int:
     async with db.write():
         rows = await Session.update({Session.revoked_at: now()}).where(where & Session.revoked_at.is_null()).returning(Session.id)
-    forget_sessions()
+        db.after_commit(forget_sessions)
     return len(rows)
 
 
@@ -107,7 +107,7 @@ async def revoke_links(household_id: int) -> None:
         await Session.update({Session.revoked_at: now()}).where(
             (Session.household == household_id) & Session.revoked_at.is_null()
         )
-    forget_sessions()
+        db.after_commit(forget_sessions)
 
 
 async def create_user(username: str, display_name: str, password: str, phone: str, role: str, place_id: int,
