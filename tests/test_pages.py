@@ -298,3 +298,17 @@ def test_a_revocation_inside_a_replayed_write_takes_effect_at_once(world, as_use
     client.as_(token)
     assert client.get("/", follow_redirects=False).headers["location"] == "/signin"
     world["tokens"].pop("buildinghead", None)
+
+
+def test_grids_missing_a_head_count_heads_held_at_their_micro_grids(as_user, call):
+    from web.accounts.tables import RoleGrant
+
+    grid = grid_of_gridhead(call)  # grid head and party leader at the grid, building head at a micro-grid
+    home = as_user("secretary").get("/", headers=EN).text
+    section = home.split("Grids without all three heads", 1)[1].split("</section>", 1)[0]
+    assert f'href="/places/{grid["id"]}"' not in section
+    community = _first(call, Place.select().where(Place.id == grid["parent"]).first())
+    grids = _first(call, Place.select(Place.id).where((Place.parent == community["id"]) & (Place.kind == "grid")))
+    for g in grids:
+        has_party_leader = _first(call, RoleGrant.exists().where((RoleGrant.place == g["id"]) & (RoleGrant.role == "party_leader")))
+        assert (f'href="/places/{g["id"]}"' in section) is (not has_party_leader)
