@@ -263,8 +263,10 @@ def after_commit(callback: Callable[[], None]) -> None:
 
 
 async def fetch(sql: str, *args: Any) -> list[dict]:
-    """Plain SQL for the few queries Piccolo's builder cannot express; `{}` placeholders."""
-    return await engine().run_querystring(QueryString(sql, *args))
+    """Plain SQL for the few queries Piccolo's builder cannot express; `{}` placeholders.
+    Rows are plain dicts on every engine (asyncpg would give read-only records)."""
+    rows = await engine().run_querystring(QueryString(sql, *args))
+    return [row if isinstance(row, dict) else dict(row) for row in rows or []]
 
 
 async def migrate() -> None:
