@@ -262,6 +262,16 @@ def after_commit(callback: Callable[[], None]) -> None:
         pending.append(callback)
 
 
+async def fetch_long(sql: str, *args: Any) -> list[dict]:
+    """`fetch()` for a query known to take long (a whole sub-district's figures): on
+    SQLite it runs off the event loop so other requests go on meanwhile."""
+    engine_ = engine()
+    if isinstance(engine_, LoopSQLiteEngine):
+        query, query_args = QueryString(sql, *args).compile_string(engine_type=engine_.engine_type)
+        return await engine_.fetch_in_thread(query, query_args)
+    return await fetch(sql, *args)
+
+
 async def fetch(sql: str, *args: Any) -> list[dict]:
     """Plain SQL for the few queries Piccolo's builder cannot express; `{}` placeholders.
     Rows are plain dicts on every engine (asyncpg would give read-only records)."""

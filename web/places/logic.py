@@ -22,10 +22,10 @@ def child_path(parent_path: str, place_id: int) -> str:
 
 async def tallies_under(prefix: str) -> dict[str, Tally]:
     """Households and persons per place path under `prefix`: two scans of the path index."""
-    households = await db.fetch(
-        "SELECT path, count(*) AS n FROM household WHERE path LIKE {} GROUP BY path", f"{prefix}%"
-    )
-    persons = await db.fetch("SELECT path, count(*) AS n FROM person WHERE path LIKE {} GROUP BY path", f"{prefix}%")
+    # A grid's figures are quick; a community's or the sub-district's scan tens of thousands of rows.
+    fetch = db.fetch if prefix.count("/") > 3 else db.fetch_long
+    households = await fetch("SELECT path, count(*) AS n FROM household WHERE path LIKE {} GROUP BY path", f"{prefix}%")
+    persons = await fetch("SELECT path, count(*) AS n FROM person WHERE path LIKE {} GROUP BY path", f"{prefix}%")
     result: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row in households:
         result[row["path"]][0] = row["n"]
