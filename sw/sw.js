@@ -59,8 +59,9 @@ const allEntries = () => store("outbox", "readonly", (s) => s.getAll());
 const putEntry = (entry) => store("outbox", "readwrite", (s) => s.put(entry));
 const deleteEntry = (id) => store("outbox", "readwrite", (s) => s.delete(id));
 async function entriesOf(user) {
-  const all = await allEntries();
-  return all.filter((e) => e.user === user).sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
+  if (!user) return [];
+  const mine = await store("outbox", "readonly", (s) => s.index("user").getAll(user));
+  return mine.sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
 }
 const text = async (key, fallback) => ((await getMeta("texts")) || {})[key] || fallback;
 
