@@ -312,3 +312,25 @@ def test_grids_missing_a_head_count_heads_held_at_their_micro_grids(as_user, cal
     for g in grids:
         has_party_leader = _first(call, RoleGrant.exists().where((RoleGrant.place == g["id"]) & (RoleGrant.role == "party_leader")))
         assert (f'href="/places/{g["id"]}"' in section) is (not has_party_leader)
+
+
+def test_a_grid_splits_into_micro_grids_by_building_in_one_tap(as_user, call):
+    client = as_user("gridhead")
+    grid = grid_of_gridhead(call)
+    for building, room in (("88", "101"), ("88", "102"), ("89", "101")):
+        made = client.post(f"/places/{grid['id']}/households",
+                           data={"kind": "dwelling", "building": building, "unit": "1", "floor": "1", "room": room},
+                           follow_redirects=False)
+        household_id = int(made.headers["location"].rsplit("/", 1)[1])
+        client.post(f"/households/{household_id}/persons", data={"name": f"分格{building}{room}", "relation": "head"})
+    page = client.get(f"/places/{grid['id']}", headers=EN).text
+    assert "Split into micro-grids by building (3 households)" in page
+    assert client.post(f"/places/{grid['id']}/split", follow_redirects=False).status_code == 303
+    micro = _first(call, Place.select().where((Place.parent == grid["id"]) & (Place.name == f"{grid['name']}·88栋")).first())
+    assert micro is not None and micro["kind"] == "microgrid"
+    moved = _first(call, Household.select(Household.id, Household.path).where(Household.building == "88"))
+    assert len(moved) >= 2 and all(h["path"] == micro["path"] for h in moved if h["path"].startswith(grid["path"]))
+    person = _first(call, Person.select(Person.path).where(Person.name == "分格88101").first())
+    assert person["path"] == micro["path"]
+    assert "Split into micro-grids" not in client.get(f"/places/{grid['id']}", headers=EN).text
+    assert as_user("partyleader").post(f"/places/{grid['id']}/split").status_code == 404

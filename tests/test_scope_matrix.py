@@ -337,6 +337,8 @@ ROUTES: tuple[Route, ...] = (
     Route("POST /places/{place_id}/children", "place", at(303, *MANAGE_PLACES),
           place_kinds=("subdistrict", "community", "grid"),  # a micro-grid has no children
           form=lambda cell: {"name": f"矩阵{uuid.uuid4().hex[:8]}"}, effect=plus("places")),
+    # Wartime micro-grids, one per building (manage_places, at grids only; the demo's grids are split already).
+    Route("POST /places/{place_id}/split", "place", at(303, *MANAGE_PLACES), place_kinds=("grid",)),
     # A household found on a sweep, registered on the spot (manage_households, at grids and micro-grids).
     Route("POST /places/{place_id}/households", "place", at(303, *MANAGE_HOUSEHOLDS),
           place_kinds=("grid", "microgrid"), form=lambda cell: {"kind": "dwelling", "building": "矩阵", "unit": "1",

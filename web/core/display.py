@@ -109,6 +109,7 @@ def audit_label() -> dict[str, str]:
         "activate": _("Enabled an account"),
         "deactivate": _("Disabled an account"),
         "reset_password": _("Set a new password"),
+        "split_grid": _("Split a grid into micro-grids"),
     }
 
 

@@ -82,3 +82,33 @@ def can_hold(parent_kind: str, kind: str) -> bool:
 
 async def visible_places(scope: Scope, kinds: tuple[str, ...]) -> list[dict]:
     return await Place.select().where(scope.where(Place)).where(Place.kind.is_in(list(kinds))).order_by(Place.path)
+
+
+async def split_by_building(grid: dict) -> tuple[int, int]:
+    """Wartime micro-grids: the households sitting directly in `grid` move into one
+    micro-grid per building (or villager group), made where missing. Returns (micro-grids
+    made, households moved). Persons move with their household."""
+    from web.households.tables import Household, Person
+
+    loose = await Household.select(Household.id, Household.building).where(
+        (Household.place == grid["id"]) & (Household.building != ""))
+    if not loose:
+        return 0, 0
+    existing = {row["name"]: row for row in await Place.select().where(Place.parent == grid["id"])}
+    made = 0
+    async with db.write():
+        targets: dict[str, dict] = {}
+        for building in sorted({row["building"] for row in loose}):
+            label = f"{building}栋" if building.isdigit() else building
+            name = f"{grid['name']}·{label}"
+            if name not in existing:
+                place_id = await create_place(name, "microgrid", grid, area=grid["area"])
+                existing[name] = await Place.select().where(Place.id == place_id).first()
+                made += 1
+            targets[building] = existing[name]
+        for household in loose:
+            target = targets[household["building"]]
+            await Household.update({Household.place: target["id"], Household.path: target["path"]}).where(
+                Household.id == household["id"])
+            await Person.update({Person.path: target["path"]}).where(Person.household == household["id"])
+    return made, len(loose)

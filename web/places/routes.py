@@ -15,6 +15,7 @@ from web.core.i18n import _
 from web.core.render import redirect, refused, render
 from web.core.scope import get_or_404
 from web import db
+from web.audit.logic import record
 from web.households.logic import NEEDS, households_under, new_door_code, read_household, sort_key
 from web.households.tables import Household
 from web.sync.idempotency import occurred_at
@@ -33,6 +34,7 @@ class PlacePage:
     need: str = ""
     child_kind: str | None = None
     can_add_child: bool = False
+    loose_households: int = 0  # households of a grid not yet in a micro-grid
     can_import: bool = False
     can_add_household: bool = False
     errors: dict[str, str] = field(default_factory=dict)
@@ -64,6 +66,8 @@ async def _place_page(request: Request[Any, Any, Any], place_id: int, q: str = "
         need=need,
         child_kind=child_kind,
         can_add_child=bool(child_kind) and principal.can("manage_places", place["path"]),
+        loose_households=sum(1 for h in households if h["path"] == place["path"] and h["building"])
+        if place["kind"] == "grid" else 0,
         can_import=listing and principal.can("import_register", place["path"]),
         can_add_household=listing and principal.can("manage_households", place["path"]),
     )
@@ -114,4 +118,17 @@ async def add_household(request: Request[Any, Any, Any], place_id: FromPath[int]
     return redirect(request, f"/households/{rows[0]['id']}")
 
 
-routes = [place_page, add_child, add_household]
+@post("/places/{place_id:int}/split", guards=[staff])
+async def split_grid(request: Request[Any, Any, Any], place_id: FromPath[int]) -> Response[Any]:
+    """An outbreak: the grid becomes one micro-grid per building, in one tap."""
+    principal = principal_of(request)
+    place = await get_or_404(Place, place_id, principal.scope)
+    if place["kind"] != "grid" or not principal.can("manage_places", place["path"]):
+        raise NotFoundException()
+    made, moved = await logic.split_by_building(place)
+    if moved:
+        await record(principal, "split_grid", f"place:{place_id}", place["path"], f"{made} micro-grids, {moved} households")
+    return redirect(request, f"/places/{place_id}")
+
+
+routes = [place_page, add_child, add_household, split_grid]
