@@ -72,8 +72,7 @@ def valid_id_number(id_number: str) -> bool:
     """A mainland resident ID: 18 characters with a correct check digit (GB 11643)."""
     if not ID_NUMBER.match(id_number):
         return False
-    total = sum(int(d) * w for d, w in zip(id_number[:17], _ID_WEIGHTS))
-    return "10X98765432"[total % 11] == id_number[17].upper()
+    return id_check_digit(id_number[:17]) == id_number[17].upper()
 
 
 def id_check_digit(first17: str) -> str:

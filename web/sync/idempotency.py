@@ -40,10 +40,6 @@ class _Rollback(Exception):
     """Raised inside the transaction to undo a refused write."""
 
 
-def owner_of(principal: Principal) -> str:
-    return owner_key(principal)
-
-
 def parse_occurred_at(value: str | None, received: datetime) -> tuple[datetime, bool]:
     """Device time if given and sane; a clock far ahead is clamped and flagged."""
     if not value:
@@ -98,7 +94,7 @@ class IdempotentWrites(ASGIMiddleware):
         if not _valid_key(key):
             await _send_text(send, 400, i18n.gettext("This request carries a malformed Idempotency-Key."))
             return
-        owner = owner_of(principal)
+        owner = owner_key(principal)
         queued_by = headers.get("x-gridline-owner")
         if queued_by and queued_by != owner:
             # Saved on a phone by another user: it must not be applied under this session.
@@ -154,7 +150,7 @@ class IdempotentWrites(ASGIMiddleware):
                             " body, occurred_at, received_at, clock_flagged)"
                             " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
                             key, owner, scope["method"], scope["path"][:300], status, content_type, json.dumps(kept),
-                            _decode(body, start), when, received, flagged,
+                            body.decode("utf-8", errors="replace"), when, received, flagged,
                         )
         except _Rollback:
             pass
@@ -166,14 +162,6 @@ class IdempotentWrites(ASGIMiddleware):
             return
         for message in captured:
             await send(message)
-
-
-def _decode(body: bytes, start: Message) -> str:
-    """The stored body; compressed answers are stored as sent only if text."""
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return ""
 
 
 async def _replay(send: Send, record: dict[str, Any]) -> None:

@@ -12,11 +12,10 @@ from litestar.params import FromPath
 
 from web.accounts.auth import Principal, able, principal_of, signed_in
 from web.core.forms import Form
-from web.core.render import redirect, render
+from web.core.render import owner_key, redirect, render
 from web.households.tables import Household, Person
 from web.places.tables import Place
 from web.sync import logic
-from web.sync.idempotency import owner_of
 from web.sync.tables import Conflict
 
 # What one phone prepares at most: a grid is ~300 households; a community is not prepared whole.
@@ -48,7 +47,7 @@ async def offline_urls(principal: Principal) -> list[str]:
 @get("/sync/manifest", guards=[signed_in])
 async def manifest(request: Request[Any, Any, Any]) -> Response[dict]:
     principal = principal_of(request)
-    return Response({"user": owner_of(principal), "urls": await offline_urls(principal)},
+    return Response({"user": owner_key(principal), "urls": await offline_urls(principal)},
                     headers={"Cache-Control": "no-store"})
 
 
