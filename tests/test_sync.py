@@ -255,3 +255,12 @@ def test_conflicts_show_phone_numbers_masked(as_user, call):
     client.post(f"/persons/{person['id']}", data={**fields, "phone": "13933334444"}, headers={"HX-Request": "true"})
     page = client.get("/conflicts").text
     assert "13933334444" not in page and "139****4444" in page
+
+
+def test_a_new_resident_link_is_not_kept_in_the_idempotency_record(as_user, call):
+    household = a_household(call, 25)
+    key = str(uuid.uuid4())
+    issued = as_user("gridhead").post(f"/households/{household['id']}/links",
+                                      headers={"Idempotency-Key": key, "HX-Request": "true"})
+    assert issued.status_code == 200 and "/h/" in issued.text
+    assert q(call, IdempotencyRecord.count().where(IdempotencyRecord.key == key)) == 0

@@ -27,7 +27,8 @@ from web.sync.idempotency import occurred_at
 from web.sync.logic import versioned_update
 
 
-# Revealed personal data is kept nowhere: not by caches, not by the idempotency record.
+# Revealed personal data and fresh secrets are kept nowhere: not by caches, not by the
+# idempotency record (a repeat asks again).
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -92,7 +93,8 @@ async def issue_link(request: Request[Any, Any, Any], household_id: FromPath[int
     page.new_link_qr = segno.make(page.new_link, error="m").svg_inline(scale=4, dark="#1d1b20", light="#ffffff")
     page.links += 1
     await record(principal_of(request), "issue_link", f"household:{household_id}", page.household["path"])
-    return render(request, "pages/household.html", page, partial="links")
+    # The link is a secret shown once: kept nowhere, the idempotency record included.
+    return render(request, "pages/household.html", page, partial="links", headers=NO_STORE)
 
 
 @post("/households/{household_id:int}/links/revoke", guards=[staff])
