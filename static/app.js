@@ -7,7 +7,7 @@
 (function () {
   const html = document.documentElement;
   const user = html.dataset.user || "";
-  const texts = (document.getElementById("gl-texts") || {}).dataset || {};
+  const texts = window.glTexts || {};  // static/texts.<locale>.js, made from the catalogue
   const sw = "serviceWorker" in navigator ? navigator.serviceWorker : null;
   const t = (key, vars) => (texts[key] || key).replace(/%\((\w+)\)s/g, (_, name) => (vars && name in vars ? vars[name] : ""));
 

@@ -85,6 +85,8 @@ ISSUE_LINKS = REVEAL
 IMPORT_REGISTER = ("commander", "secretary", "gridhead")
 MANAGE_ACCOUNTS = ("commander", "secretary")
 VIEW_AUDIT = ("commander", "secretary")
+RUN_CAMPAIGNS = ("commander", "secretary")
+SWEEP = BROWSE  # the three heads, the secretary and the command centre
 STAFF = (*BROWSE, "volunteer")  # signed in with a role
 SIGNED_IN = (*STAFF, "resident")
 
@@ -211,6 +213,7 @@ class Route:
     fresh: bool = False  # the actor uses a session made for this cell (the route ends or revokes it)
     optional: bool = False  # checked only once the route is registered
     anonymous: Mapping[str, int] = field(default_factory=lambda: {"nav": 303, "htmx": 401, "post": 401})
+    binary: bool = False  # a file (an Excel export): its page cannot be searched for the target's marker
 
     @property
     def method(self) -> str:
@@ -227,8 +230,8 @@ class Route:
     def url(self, target: Target | None, params: Mapping[str, Any]) -> str:
         """The path with the target's id in it (or the parameters a setup named)."""
         url = self.path
-        if target is not None:
-            url = re.sub(r"\{(\w+)\}", lambda m: str(params.get(m.group(1), target.id)), url)
+        if target is not None or params:
+            url = re.sub(r"\{(\w+)\}", lambda m: str(params.get(m.group(1), target.id if target else "")), url)
         if self.query and target is not None:
             url += "?" + urlencode(self.query(target))
         return url
@@ -303,6 +306,32 @@ async def upload(cell: Cell) -> dict[str, Any]:
     upload_id = logic.save_upload(logic.uploads_dir(get_settings().data_dir), place_id=cell.target.id,
                                   user_id=cell.actor_user, filename="register.csv", data=register_file())
     return {"upload_id": upload_id}
+
+
+async def _campaign_at(path: str) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from web.campaigns import logic as campaigns
+
+    place = await Place.select().where(Place.path == path).first()
+    values = {"name": "矩阵轮次", "kind": "testing_round", "checks": "present,sampled,code", "questions": [],
+              "deadline": now() + timedelta(days=1)}
+    return {"campaign_id": await campaigns.create_campaign(values, place, None)}
+
+
+async def campaign_here(cell: Cell) -> dict[str, Any]:
+    """An open campaign over the target place itself."""
+    return await _campaign_at(cell.target.path)
+
+
+async def campaign_everywhere(cell: Cell) -> dict[str, Any]:
+    """An open campaign over the whole sub-district: it reaches every target."""
+    return await _campaign_at(cell.env.target("sub", "place").path)
+
+
+def campaign_form(cell: Cell) -> dict[str, str]:
+    return {"name": "矩阵运动", "kind": "census", "place": str(cell.target.id), "deadline": "2099-01-01T08:00",
+            "checks": "present"}
 
 
 def person_form(cell: Cell) -> dict[str, str]:
@@ -403,6 +432,31 @@ ROUTES: tuple[Route, ...] = (
           listed=lambda t: f"矩阵冲突{t.id}", optional=True),
     Route("POST /conflicts/{conflict_id}/settle", "person", at(303, *MANAGE_HOUSEHOLDS), setup=conflict,
           form=lambda cell: {"choice": "current"}, effect=plus("open_conflicts", -1), optional=True),
+)
+ROUTES += (
+    # Campaigns. A campaign made by a setup over the whole sub-district reaches everybody,
+    # so only the place or household in the path decides scope.
+    Route("GET /campaigns", None, at(200, *STAFF)),
+    # The place is a form field: one not run by the user is refused beside the field.
+    Route("POST /campaigns", "place", at(303, *RUN_CAMPAIGNS), out=422, form=campaign_form,
+          effect=both(plus("campaigns"), plus("audit"))),
+    Route("POST /campaigns/{campaign_id}/close", "place", at(303, *RUN_CAMPAIGNS), setup=campaign_here,
+          effect=both(plus("open_campaigns", -1), plus("audit"))),
+    Route("GET /campaigns/{campaign_id}/places/{place_id}", "place", at(200, *BROWSE), setup=campaign_everywhere),
+    Route("GET /campaigns/{campaign_id}/places/{place_id}/export.csv", "place", at(200, *BROWSE),
+          setup=campaign_everywhere, effect=plus("audit")),
+    Route("GET /campaigns/{campaign_id}/places/{place_id}/export.xlsx", "place", at(200, *BROWSE),
+          setup=campaign_everywhere, effect=plus("audit"), binary=True),
+    Route("GET /campaigns/{campaign_id}/households/{household_id}", "household", at(200, *SWEEP),
+          setup=campaign_everywhere),
+    Route("POST /campaigns/{campaign_id}/households/{household_id}", "household", at(303, *SWEEP),
+          setup=campaign_everywhere, form=lambda cell: {"outcome": "nobody_home"}, effect=plus("visits")),
+    Route("POST /campaigns/{campaign_id}/households/{household_id}/persons", "household", at(303, *MANAGE_HOUSEHOLDS),
+          setup=campaign_everywhere, form=person_form, effect=both(plus("persons"), plus("answers"))),
+    # A resident's self-report: their own household, whatever else is asked.
+    Route("GET /my/campaigns/{campaign_id}", None, {"resident": 200}, setup=campaign_everywhere),
+    Route("POST /my/campaigns/{campaign_id}", None, {"resident": 303}, setup=campaign_everywhere,
+          form=lambda cell: {f"p{cell.env.target('own', 'person').id}.present": "yes"}, effect=plus("answers")),
 )
 ROUTES_BY_NAME = {route.name: route for route in ROUTES}
 assert len(ROUTES_BY_NAME) == len(ROUTES), "two routes share a name"
@@ -602,7 +656,7 @@ def token_of(world: dict, env: Env, role: str) -> str:
 # --- Snapshots: what a refused request must not change ------------------------------------------
 
 # Rows newer than a cell's first snapshot are the cell's to remove (children before parents).
-_TABLES = ("signin_session", "household_link", "role_grant", "audit_entry", "conflict", "person", "household",
+_TABLES = ("answer", "visit", "person_status", "household_status", "question", "campaign", "signin_session", "household_link", "role_grant", "audit_entry", "conflict", "person", "household",
            "place", "account")
 _ROW_TABLES = {"place": Place, "household": Household, "person": Person, "user": User}
 
@@ -619,7 +673,10 @@ async def _snapshot(kind: str | None, target_id: int | None) -> dict:
         " (SELECT count(*) FROM household_link WHERE revoked_at IS NULL) AS links,"
         " (SELECT count(*) FROM signin_session WHERE revoked_at IS NULL) AS sessions,"
         " (SELECT count(*) FROM account WHERE active) AS active_users,"
-        " (SELECT count(*) FROM conflict WHERE settled_at IS NULL) AS open_conflicts, " + newest
+        " (SELECT count(*) FROM conflict WHERE settled_at IS NULL) AS open_conflicts,"
+        " (SELECT count(*) FROM campaign) AS campaigns,"
+        " (SELECT count(*) FROM campaign WHERE status = 'open') AS open_campaigns,"
+        " (SELECT count(*) FROM visit) AS visits, (SELECT count(*) FROM answer) AS answers, " + newest
     )
     snapshot = dict(rows[0])
     table = _ROW_TABLES.get(kind or "")
@@ -687,7 +744,7 @@ def test_matrix(world, client, call, env, role, route_name, where, spot):
                 target = Target(call(_new_session, other)[1])
             prepared = True
         cell = Cell(role=role, target=target, env=env, row=mark["row"])
-        if route.setup and target.path is not None:  # nothing to prepare on what does not exist
+        if route.setup and (target is None or target.path is not None):  # nothing to prepare on what does not exist
             params = call(route.setup, cell) or {}
             prepared = True
         if prepared:
@@ -741,7 +798,7 @@ def test_matrix(world, client, call, env, role, route_name, where, spot):
                 assert shown not in response.text, f"{name}: LEAK: {shown} listed"
             elif route.must_list:
                 assert shown in response.text, f"{name}: {shown} in scope but not listed"
-        elif acts and route.method == "GET" and target is not None and target.marker:
+        elif acts and route.method == "GET" and target is not None and target.marker and not route.binary:
             assert target.marker in response.text, f"{name}: the page does not show {target.marker}"
         elif not acts:
             _assert_not_shown(name, response.text, target, route)

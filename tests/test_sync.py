@@ -264,3 +264,20 @@ def test_a_new_resident_link_is_not_kept_in_the_idempotency_record(as_user, call
                                       headers={"Idempotency-Key": key, "HX-Request": "true"})
     assert issued.status_code == 200 and "/h/" in issued.text
     assert q(call, IdempotencyRecord.count().where(IdempotencyRecord.key == key)) == 0
+
+
+def test_a_prepared_grid_with_an_open_round_stays_under_2_mb_per_300_households(as_user, call):
+    """With a testing round open, the grid head's phone also keeps each household's sweep form."""
+    from tests.test_campaigns import new_campaign, place_of
+
+    campaign = new_campaign(call, place_of(call, "commander"),
+                            questions=[{"kind": "yes_no", "label": "Returned from city X since 1 March?", "choices": ""}])
+    client = as_user("gridhead")
+    urls = client.get("/sync/manifest").json()["urls"]
+    forms = [u for u in urls if u.startswith(f"/campaigns/{campaign['id']}/households/")]
+    households = [u for u in urls if u.startswith("/households/")]
+    assert len(forms) == len(households) > 0
+    total = sum(len(gzip.compress(client.get(url, headers={"Accept": "text/html"}).content, 6)) for url in urls)
+    per_300 = total / len(households) * 300
+    print(f"prepared with a round open: {len(urls)} pages, {total / 1024:.0f} KB gzip; per 300 households {per_300 / 1048576:.2f} MB")
+    assert per_300 < 2 * 1048576

@@ -16,14 +16,19 @@ from web import db
 from web.accounts import admin as accounts_admin
 from web.accounts import routes as accounts_routes
 from web.audit import routes as audit_routes
+from web.campaigns import isolation as isolation_routes
+from web.campaigns import routes as campaign_routes
 from web.core import routes as core_routes
 from web.core.edge import Edge, add_headers, apply_locale
 from web.core.i18n import _
 from web.core.render import is_htmx, redirect, render, template_engine
+from web.doors import routes as door_routes
 from web.home import routes as home_routes
+from web.households import duplicates as duplicate_routes
 from web.households import routes as household_routes
 from web.places import routes as place_routes
 from web.register import routes as register_routes
+from web.sampling import routes as sampling_routes
 from web.settings import Settings, get_settings
 from web.sync import routes as sync_routes
 from web.sync.idempotency import IdempotentWrites
@@ -84,6 +89,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *register_routes.routes,
             *audit_routes.routes,
             *sync_routes.routes,
+            *campaign_routes.routes,
+            *isolation_routes.routes,
+            *sampling_routes.routes,
+            *door_routes.routes,
+            *duplicate_routes.routes,
         ],
         middleware=[Edge(), IdempotentWrites()],
         before_send=[add_headers],

@@ -13,6 +13,8 @@ APP_REGISTRY = AppRegistry(
         "web.accounts.piccolo_app",
         "web.audit.piccolo_app",
         "web.sync.piccolo_app",
+        "web.campaigns.piccolo_app",
+        "web.sampling.piccolo_app",
     ]
 )
 

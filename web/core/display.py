@@ -79,6 +79,7 @@ def relation_label() -> dict[str, str]:
         "relative": _("Relative"),
         "renter": _("Renter"),
         "transient": _("Transient"),
+        "visitor": _("Visitor"),
         "other": _("Other"),
     }
 
@@ -110,6 +111,61 @@ def audit_label() -> dict[str, str]:
         "deactivate": _("Disabled an account"),
         "reset_password": _("Set a new password"),
         "split_grid": _("Split a grid into micro-grids"),
+        "start_campaign": _("Started a campaign"),
+        "close_campaign": _("Closed a campaign"),
+    }
+
+
+@per_locale
+def campaign_kind_label() -> dict[str, str]:
+    return {
+        "testing_round": _("Testing round"),
+        "census": _("Census of special populations"),
+        "renters": _("Renters and transients check"),
+        "resweep": _("Re-sweep"),
+    }
+
+
+@per_locale
+def outcome_label() -> dict[str, str]:
+    return {
+        "": _("Not reached"),
+        "visited": _("Visited"),
+        "nobody_home": _("Nobody home — revisit"),
+        "refused": _("Refused"),
+        "vacant": _("Vacant"),
+    }
+
+
+@per_locale
+def check_label() -> dict[str, str]:
+    return {
+        "present": _("Present"),
+        "sampled": _("Sampled this round"),
+        "code": _("Health code"),
+        "itinerary": _("Itinerary"),
+        "doses": _("Vaccination doses"),
+        "symptoms": _("Symptoms"),
+        "needs": _("Special needs"),
+    }
+
+
+@per_locale
+def value_label() -> dict[str, str]:
+    return {
+        "yes": _("Yes"),
+        "no": _("No"),
+        "green": _("Green"),
+        "yellow": _("Yellow"),
+        "red": _("Red"),
+        "head": _("at the door"),
+        "self": _("self-reported"),
+        "site": _("at the sampling site"),
+        "yes_no": _("Yes / no"),
+        "choice": _("Choice"),
+        "number": _("Number"),
+        "date": _("Date"),
+        "text": _("Short text"),
     }
 
 
@@ -208,6 +264,10 @@ FILTERS = {
     "age": age,
     "address": household_address,
     "when": when,
+    "campaign_kind_label": campaign_kind_label,
+    "outcome_label": outcome_label,
+    "check_label": check_label,
+    "value_label": value_label,
 }
 def relations() -> list[tuple[str, str]]:
     from web.households.tables import RELATIONS

@@ -16,6 +16,7 @@ from litestar import Request, Response
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from web.core import i18n
+from web.core import texts
 from web.core.static import static_url
 
 
@@ -47,6 +48,7 @@ def _make_environment() -> Environment:
 
 
 environment = _make_environment()
+texts.register()
 template_engine = JinjaTemplateEngine.from_environment(environment)
 
 

@@ -26,6 +26,11 @@ ABILITIES: dict[str, frozenset[str]] = {
     "import_register": frozenset({"commander", "secretary", "grid_head"}),
     "issue_links": frozenset({"commander", "secretary", "grid_head", "building_head"}),
     "view_audit": frozenset({"commander", "secretary"}),
+    # Campaigns: started and closed by the sub-district or a community; swept by the three heads.
+    "run_campaigns": frozenset({"commander", "secretary"}),
+    "sweep": frozenset({"commander", "secretary", "grid_head", "party_leader", "building_head"}),
+    # Ticking residents sampled at a sampling site: volunteers too, at the sites of their place.
+    "sample": frozenset({"commander", "secretary", "grid_head", "party_leader", "building_head", "volunteer"}),
 }
 
 # Staff roles from the top down; a user's "main" role is the highest they hold.

@@ -53,6 +53,20 @@ def _scan() -> tuple[dict[str, StaticFile], dict[str, StaticFile]]:
 _by_name, _by_url = _scan()
 
 
+def add_generated(name: str, body: bytes) -> None:
+    """A static file made at start-up rather than read from disk (e.g. translated texts)."""
+    digest = hashlib.sha256(body).hexdigest()[:10]
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if media_type.startswith("text/") or media_type.endswith(("javascript", "json")):
+        media_type += "; charset=utf-8"
+    old = _by_name.get(name)
+    if old is not None:
+        _by_url.pop(old.url, None)
+    item = StaticFile(name, "/static/" + _versioned(name, digest), body, media_type)
+    _by_name[name] = item
+    _by_url[item.url] = item
+
+
 def static_url(name: str) -> str:
     return _by_name[name].url
 

@@ -15,6 +15,7 @@ from web.accounts import logic as accounts
 from web.accounts.auth import principal_of, signed_in, staff
 from web.accounts.tables import HouseholdLink, RoleGrant
 from web.audit.logic import record
+from web.campaigns import logic as campaign_logic
 from web.core.forms import Form
 from web.core.i18n import _
 from web.core.render import redirect, refused, render
@@ -44,6 +45,7 @@ class HouseholdPage:
     can_reveal: bool = False
     can_issue_links: bool = False
     can_edit: bool = False
+    campaigns: list[dict] = field(default_factory=list)  # open campaigns over it, with its status in each
     errors: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
 
@@ -63,6 +65,7 @@ async def _household_page(request: Request[Any, Any, Any], household_id: FromPat
         can_reveal=principal.can("reveal", path),
         can_issue_links=principal.can("issue_links", path),
         can_edit=principal.can("manage_households", path),
+        campaigns=await campaign_logic.open_for(household_id, path) if principal.can("sweep", path) else [],
     )
 
 

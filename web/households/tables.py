@@ -5,7 +5,7 @@ from web.places.tables import Place
 
 HOUSEHOLD_KINDS = ("dwelling", "premises")
 PREMISES_KINDS = ("shed", "shopfront", "other")
-RELATIONS = ("head", "spouse", "child", "parent", "grandchild", "relative", "renter", "transient", "other")
+RELATIONS = ("head", "spouse", "child", "parent", "grandchild", "relative", "renter", "transient", "visitor", "other")
 # Tags a grid keeps on a person; the vulnerable ones decide who gets a named helper.
 PERSON_TAGS = ("elderly_alone", "disabled", "pregnant", "chronic", "bedridden", "renter", "transient")
 

@@ -84,6 +84,13 @@ async def visible_places(scope: Scope, kinds: tuple[str, ...]) -> list[dict]:
     return await Place.select().where(scope.where(Place)).where(Place.kind.is_in(list(kinds))).order_by(Place.path)
 
 
+def household_facts() -> tuple:
+    """Tables that keep a copy of their household's path: they move with it."""
+    from web.campaigns.tables import Answer, DoorSample, HouseholdStatus, Isolation, PersonStatus, Visit
+
+    return (Visit, Answer, HouseholdStatus, PersonStatus, Isolation, DoorSample)
+
+
 async def split_by_building(grid: dict) -> tuple[int, int]:
     """Wartime micro-grids: the households sitting directly in `grid` move into one
     micro-grid per building (or villager group), made where missing. Returns (micro-grids
@@ -111,4 +118,6 @@ async def split_by_building(grid: dict) -> tuple[int, int]:
             await Household.update({Household.place: target["id"], Household.path: target["path"]}).where(
                 Household.id == household["id"])
             await Person.update({Person.path: target["path"]}).where(Person.household == household["id"])
+            for table in household_facts():
+                await table.update({table.path: target["path"]}).where(table.household == household["id"])
     return made, len(loose)

@@ -13,6 +13,7 @@ from litestar.params import FromPath
 from web.accounts.auth import Principal, able, principal_of, signed_in
 from web.core.forms import Form
 from web.core.render import owner_key, redirect, render
+from web.campaigns.logic import campaigns_over
 from web.households.tables import Household, Person
 from web.places.tables import Place
 from web.sync import logic
@@ -27,7 +28,7 @@ async def offline_urls(principal: Principal) -> list[str]:
     urls = ["/", "/sync", "/offline"]
     if principal.is_resident:
         return urls + ["/my", f"/households/{principal.household_id}"]
-    urls.append("/account")
+    urls += ["/account", "/campaigns"]
     for grant in principal.places_for("browse"):
         if grant.place_kind in ("grid", "microgrid"):
             under = Place.path.like(f"{grant.path}%")  # the grid and its micro-grids
@@ -39,6 +40,13 @@ async def offline_urls(principal: Principal) -> list[str]:
             households = await Household.select(Household.id).where(Household.path.like(f"{grant.path}%")).order_by(
                 Household.sort_key).limit(MAX_PREPARED_HOUSEHOLDS)
             urls += [f"/households/{h['id']}" for h in households]
+            if principal.can("sweep", grant.path):
+                # The newest open campaign's lists and each household's sweep form, so a whole
+                # round works offline; one round's forms fit the phone's budget, two would not.
+                for campaign in (await campaigns_over(grant.path))[:1]:
+                    urls += [f"/campaigns/{campaign['id']}/places/{grant.place_id}"]
+                    urls += [f"/campaigns/{campaign['id']}/places/{p['id']}" for p in places]
+                    urls += [f"/campaigns/{campaign['id']}/households/{h['id']}" for h in households]
     if principal.can("manage_households"):
         urls.append("/conflicts")
     return list(dict.fromkeys(urls))

@@ -1,0 +1,440 @@
+"""Campaigns: what a sweep records, the status it leaves, and coverage per place.
+
+Recording is one transaction: the facts (a visit, each person's answers) are appended,
+and the household's and persons' status rows move only when the facts are newer than
+what they hold, so replays in any order end in the same status. Coverage counts status
+rows per place path; a closed campaign's figures are kept on it (`Campaign.figures`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from web import db
+from web.campaigns.tables import (CAMPAIGN_KINDS, OUTCOMES, QUESTION_KINDS, REACHED, STANDARD_CHECKS, Answer,
+                                  Campaign, HouseholdStatus, PersonStatus, Question, Visit)
+from web.core.forms import Form
+from web.core.i18n import _
+from web.core.scope import Scope
+from web.core.timeutil import local_zone, now
+
+CODE_COLOURS = ("green", "yellow", "red")
+YES_NO = ("yes", "no")
+MAX_DOSES = 6
+TEXT_LIMIT = 200
+
+
+# ---- campaigns ------------------------------------------------------------------------------
+
+
+async def visible_campaigns(scope: Scope, status: str | None = None) -> list[dict]:
+    """Campaigns over a place this user covers, or over a place above one they cover
+    (a grid head works the sub-district's testing round in their grid)."""
+    rows = await Campaign.select(Campaign.all_columns(), Campaign.place.name).order_by(Campaign.id, ascending=False)
+    for row in rows:
+        row["covered"] = scope.covers_path(row["path"])  # a place above the user's is not named to them
+    return [c for c in rows if (status is None or c["status"] == status) and reaches(c, scope)]
+
+
+def reaches(campaign: dict, scope: Scope) -> bool:
+    return scope.covers_path(campaign["path"]) or any(p.startswith(campaign["path"]) for p in scope.paths)
+
+
+async def campaigns_over(path: str, status: str = "open") -> list[dict]:
+    """Campaigns whose place is `path` or above it: those that ask about a household there."""
+    prefixes = ["/" + "/".join(path.strip("/").split("/")[:depth]) + "/" for depth in range(1, path.count("/"))]
+    return await Campaign.select().where(Campaign.path.is_in(prefixes) & (Campaign.status == status)).order_by(
+        Campaign.id, ascending=False)
+
+
+async def questions_of(campaign_id: int) -> list[dict]:
+    rows = await Question.select().where(Question.campaign == campaign_id).order_by(Question.position, Question.id)
+    for row in rows:
+        row["options"] = [c for c in row["choices"].splitlines() if c.strip()]
+    return rows
+
+
+def checks_of(campaign: dict) -> list[str]:
+    return [c for c in campaign["checks"].split(",") if c in STANDARD_CHECKS]
+
+
+def read_campaign(form: Form, questions: list[dict[str, str]]) -> dict[str, Any]:
+    """Check a new campaign; `questions` are the form's question rows (kind, label, choices)."""
+    name = form.required("name", _("Give the campaign a name."))
+    if len(name) > 100:
+        form.errors["name"] = _("Keep the name under 100 characters.")
+    kind = form.choice("kind", CAMPAIGN_KINDS)
+    deadline = None
+    text = form.get("deadline")
+    try:
+        deadline = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        pass
+    if deadline is None:
+        form.errors["deadline"] = _("Give a deadline: the day and the hour the summary is due.")
+    else:
+        if deadline.tzinfo is None:
+            deadline = deadline.replace(tzinfo=local_zone())
+        if deadline < now() - timedelta(hours=1):
+            form.errors["deadline"] = _("The deadline has passed already.")
+    checks = [c for c in form.get("checks").split(",") if c in STANDARD_CHECKS]
+    kept = []
+    for n, q in enumerate(questions):
+        label = q.get("label", "").strip()
+        if not label:
+            continue
+        if len(label) > TEXT_LIMIT:
+            form.errors[f"q{n}"] = _("Keep the question under 200 characters.")
+        if q.get("kind") not in QUESTION_KINDS:
+            form.errors[f"q{n}"] = _("Choose what kind of answer the question takes.")
+        options = [c.strip() for c in q.get("choices", "").replace("，", ",").replace("\n", ",").split(",") if c.strip()]
+        if q.get("kind") == "choice" and len(options) < 2:
+            form.errors[f"q{n}"] = _("A choice needs at least two options, separated by commas.")
+        kept.append({"kind": q.get("kind", ""), "label": label, "choices": "\n".join(options)})
+    if not checks and not kept:
+        form.errors["checks"] = _("Ask at least one check or question of each person.")
+    return {"name": name, "kind": kind, "deadline": deadline, "checks": ",".join(checks), "questions": kept}
+
+
+async def create_campaign(values: dict[str, Any], place: dict, user_id: int | None) -> int:
+    async with db.write():
+        rows = await Campaign.insert(Campaign(
+            name=values["name"], kind=values["kind"], place=place["id"], path=place["path"],
+            deadline=values["deadline"], checks=values["checks"], status="open", created_by=user_id,
+            created_at=now(),
+        )).returning(Campaign.id)
+        campaign_id = rows[0]["id"]
+        if values["questions"]:
+            await Question.insert(*[Question(campaign=campaign_id, position=n, **q)
+                                    for n, q in enumerate(values["questions"])])
+    return campaign_id
+
+
+async def close_campaign(campaign: dict) -> None:
+    """Read-only from now on; its figures are kept for the chart across rounds."""
+    figures = await _count_under(campaign["id"], campaign["path"])
+    async with db.write():
+        await Campaign.update({
+            Campaign.status: "closed", Campaign.closed_at: now(),
+            Campaign.figures: json.dumps({path: asdict(c) for path, c in figures.items()}, separators=(",", ":")),
+        }).where(Campaign.id == campaign["id"])
+
+
+# ---- reading a sweep form -------------------------------------------------------------------
+
+
+def _read_value(form: Form, field: str, kind: str, options: list[str] | None = None) -> str:
+    """One answer, checked by its kind; "" when left blank. Errors land beside the field."""
+    value = form.get(field)
+    if not value:
+        return ""
+    if kind in ("yes_no",):
+        if value not in YES_NO:
+            form.errors[field] = _("Choose one of the options.")
+    elif kind == "code":
+        if value not in CODE_COLOURS:
+            form.errors[field] = _("Choose one of the options.")
+    elif kind == "choice":
+        if value not in (options or []):
+            form.errors[field] = _("Choose one of the options.")
+    elif kind == "doses":
+        return str(form.integer(field, 0, MAX_DOSES) if value else "")
+    elif kind == "number":
+        try:
+            number = float(value)
+            if not -1e9 < number < 1e9:
+                raise ValueError
+        except ValueError:
+            form.errors[field] = _("Enter a number.")
+    elif kind == "date":
+        try:
+            day = date.fromisoformat(value)
+            if not date(2019, 1, 1) <= day <= now().date() + timedelta(days=366):
+                form.errors[field] = _("Enter a date between 2019 and next year.")
+        except ValueError:
+            form.errors[field] = _("Enter a date as year-month-day.")
+    elif len(value) > TEXT_LIMIT:
+        form.errors[field] = _("Keep this under %(n)s characters.", n=TEXT_LIMIT)
+    return value
+
+
+# The form kind of each standard check.
+CHECK_KINDS = {"present": "yes_no", "sampled": "yes_no", "code": "code", "itinerary": "text", "doses": "doses",
+               "symptoms": "yes_no", "needs": "text"}
+
+
+def read_answers(form: Form, campaign: dict, questions: list[dict], members: list[dict],
+                 only: tuple[str, ...] | None = None) -> dict[int, dict[str, str]]:
+    """Each member's answers, from fields named "p<person id>.<check>" or "p<id>.q<question id>".
+    `only`: the checks this form asks (a sampling site asks only "sampled")."""
+    answers: dict[int, dict[str, str]] = {}
+    for member in members:
+        given: dict[str, str] = {}
+        for check in (only or checks_of(campaign)):
+            value = _read_value(form, f"p{member['id']}.{check}", CHECK_KINDS[check])
+            if value not in ("", "None"):
+                given[check] = value
+        for q in ([] if only else questions):
+            value = _read_value(form, f"p{member['id']}.q{q['id']}", q["kind"], q["options"])
+            if value:
+                given[f"q{q['id']}"] = value
+        if given:
+            answers[member["id"]] = given
+    return answers
+
+
+def read_outcome(form: Form) -> tuple[str, str]:
+    outcome = form.get("outcome")
+    if outcome not in OUTCOMES:
+        form.errors["outcome"] = _("Choose what you found at the door.")
+    note = form.get("note")
+    if len(note) > 500:
+        form.errors["note"] = _("Keep the note under 500 characters.")
+    return outcome, note
+
+
+# ---- recording --------------------------------------------------------------------------------
+
+
+def _later(current: Any, occurred: datetime) -> bool:
+    """Does a fact at `occurred` supersede a status stamped `current`? (ties: the later arrival)."""
+    if current is None:
+        return True
+    if isinstance(current, str):
+        current = datetime.fromisoformat(current)
+    return occurred >= current
+
+
+async def record_sweep(campaign: dict, household: dict, outcome: str, note: str,
+                       answers: dict[int, dict[str, str]], *, source: str, user_id: int | None,
+                       occurred: datetime) -> None:
+    """Append the facts of one sweep of `household`, and move its status and its members'
+    if these facts are the latest. `outcome` "" records answers only (a sampling site, a
+    resident's self-report)."""
+    received = now()
+    path = household["path"]
+    async with db.write():
+        if outcome:
+            await Visit.insert(Visit(campaign=campaign["id"], household=household["id"], path=path, outcome=outcome,
+                                     note=note, source=source, by_user=user_id, occurred_at=occurred,
+                                     received_at=received))
+        facts = [Answer(campaign=campaign["id"], person=person_id, household=household["id"], path=path, item=item,
+                        value=value, source=source, by_user=user_id, occurred_at=occurred, received_at=received)
+                 for person_id, given in answers.items() for item, value in given.items()]
+        if facts:
+            await Answer.insert(*facts)
+        status = await HouseholdStatus.select().where(
+            (HouseholdStatus.campaign == campaign["id"]) & (HouseholdStatus.household == household["id"])).first()
+        if outcome or source == "self":
+            values = {"outcome": (status or {}).get("outcome", ""), "outcome_at": (status or {}).get("outcome_at"),
+                      "self_reported": bool(status and status["self_reported"]) or source == "self"}
+            if outcome and _later(values["outcome_at"], occurred):
+                values.update(outcome=outcome, outcome_at=occurred)
+            await _upsert_household(campaign["id"], household["id"], path, values)
+        if answers:
+            await _move_persons(campaign["id"], household["id"], path, answers, source, occurred)
+
+
+async def _upsert_household(campaign_id: int, household_id: int, path: str, values: dict[str, Any]) -> None:
+    await db.fetch(
+        "INSERT INTO household_status (campaign, household, path, outcome, outcome_at, self_reported)"
+        " VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (campaign, household) DO UPDATE SET"
+        " path = excluded.path, outcome = excluded.outcome, outcome_at = excluded.outcome_at,"
+        " self_reported = excluded.self_reported",
+        campaign_id, household_id, path, values["outcome"], values["outcome_at"], values["self_reported"])
+
+
+async def _move_persons(campaign_id: int, household_id: int, path: str, answers: dict[int, dict[str, str]],
+                        source: str, occurred: datetime) -> None:
+    current = {row["person"]: row for row in await PersonStatus.select().where(
+        (PersonStatus.campaign == campaign_id) & PersonStatus.person.is_in(list(answers)))}
+    for person_id, given in answers.items():
+        row = current.get(person_id) or {"checked": False, "self_reported": False, "sampled": False,
+                                         "checked_at": None}
+        checked, sampled, checked_at = bool(row["checked"]), bool(row["sampled"]), row["checked_at"]
+        self_reported = bool(row["self_reported"])
+        if source == "self":
+            self_reported = True
+        elif _later(checked_at, occurred):
+            # A head or a site saw the person: checked, unless they were found absent.
+            checked = given.get("present", "yes") != "no"
+            if "sampled" in given:
+                sampled = given["sampled"] == "yes"
+            checked_at = occurred
+        await db.fetch(
+            "INSERT INTO person_status (campaign, person, household, path, checked, self_reported, sampled, checked_at)"
+            " VALUES ({}, {}, {}, {}, {}, {}, {}, {}) ON CONFLICT (campaign, person) DO UPDATE SET"
+            " household = excluded.household, path = excluded.path, checked = excluded.checked,"
+            " self_reported = excluded.self_reported, sampled = excluded.sampled, checked_at = excluded.checked_at",
+            campaign_id, person_id, household_id, path, checked, self_reported, sampled, checked_at)
+
+
+async def latest_answers(campaign_id: int, household_id: int) -> dict[int, dict[str, dict]]:
+    """Each member's latest answer per check, with who gave it (head, self, site)."""
+    rows = await Answer.select(Answer.person, Answer.item, Answer.value, Answer.source, Answer.occurred_at).where(
+        (Answer.campaign == campaign_id) & (Answer.household == household_id)).order_by(Answer.occurred_at).order_by(
+        Answer.id)
+    latest: dict[int, dict[str, dict]] = defaultdict(dict)
+    for row in rows:
+        latest[row["person"]][row["item"]] = row
+    return latest
+
+
+async def visits_of(campaign_id: int, household_id: int) -> list[dict]:
+    return await Visit.select(Visit.outcome, Visit.note, Visit.source, Visit.occurred_at,
+                              Visit.by_user.display_name).where(
+        (Visit.campaign == campaign_id) & (Visit.household == household_id)).order_by(Visit.occurred_at, ascending=False)
+
+
+async def statuses_under(campaign_id: int, prefix: str) -> dict[int, dict]:
+    rows = await HouseholdStatus.select(HouseholdStatus.household, HouseholdStatus.outcome,
+                                        HouseholdStatus.self_reported).where(
+        (HouseholdStatus.campaign == campaign_id) & HouseholdStatus.path.like(f"{prefix}%"))
+    return {row["household"]: row for row in rows}
+
+
+# ---- coverage ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Coverage:
+    households: int = 0
+    reached: int = 0
+    revisit: int = 0  # nobody home: to go back
+    refused: int = 0
+    self_households: int = 0  # a resident answered through their link
+    persons: int = 0
+    checked: int = 0
+    self_only: int = 0  # self-reported, not yet confirmed by a head
+    sampled: int = 0
+
+    def add(self, other: "Coverage") -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def missing(self) -> int:
+        return self.households - self.reached
+
+    @staticmethod
+    def share(part: int, whole: int) -> int:
+        return round(100 * part / whole) if whole else 0
+
+    @property
+    def households_pct(self) -> int:
+        return self.share(self.reached, self.households)
+
+    @property
+    def persons_pct(self) -> int:
+        return self.share(self.checked, self.persons)
+
+    @property
+    def sampled_pct(self) -> int:
+        return self.share(self.sampled, self.persons)
+
+
+async def _count_under(campaign_id: int, prefix: str) -> dict[str, Coverage]:
+    """Live figures per place path: five index range scans."""
+    fetch = db.fetch if prefix.count("/") > 3 else db.fetch_long
+    like = f"{prefix}%"
+    result: dict[str, Coverage] = defaultdict(Coverage)
+    for row in await fetch("SELECT path, count(*) AS n FROM household WHERE path LIKE {} GROUP BY path", like):
+        result[row["path"]].households = row["n"]
+    for row in await fetch("SELECT path, count(*) AS n FROM person WHERE path LIKE {} GROUP BY path", like):
+        result[row["path"]].persons = row["n"]
+    for row in await fetch(
+            "SELECT path, outcome, self_reported, count(*) AS n FROM household_status"
+            " WHERE campaign = {} AND path LIKE {} GROUP BY path, outcome, self_reported", campaign_id, like):
+        figures = result[row["path"]]
+        if row["outcome"] in REACHED:
+            figures.reached += row["n"]
+        elif row["outcome"] == "nobody_home":
+            figures.revisit += row["n"]
+        elif row["outcome"] == "refused":
+            figures.refused += row["n"]
+        if row["self_reported"]:
+            figures.self_households += row["n"]
+    for row in await fetch(
+            "SELECT path, checked, self_reported, sampled, count(*) AS n FROM person_status"
+            " WHERE campaign = {} AND path LIKE {} GROUP BY path, checked, self_reported, sampled", campaign_id, like):
+        figures = result[row["path"]]
+        if row["checked"]:
+            figures.checked += row["n"]
+        elif row["self_reported"]:
+            figures.self_only += row["n"]
+        if row["sampled"]:
+            figures.sampled += row["n"]
+    return dict(result)
+
+
+async def coverage_under(campaign: dict, prefix: str) -> dict[str, Coverage]:
+    """Figures per place path under `prefix`: counted live, or kept on a closed campaign."""
+    if campaign["status"] == "closed" and campaign["figures"]:
+        kept = json.loads(campaign["figures"])
+        return {path: Coverage(**values) for path, values in kept.items() if path.startswith(prefix)}
+    return await _count_under(campaign["id"], prefix)
+
+
+def rollup(figures: dict[str, Coverage], prefix: str) -> Coverage:
+    total = Coverage()
+    for path, values in figures.items():
+        if path.startswith(prefix):
+            total.add(values)
+    return total
+
+
+async def rounds_at(place: dict, campaign: dict) -> list[tuple[dict, Coverage]]:
+    """Coverage at `place` across the campaigns of the same kind that reach it, oldest first
+    (the chart across testing rounds)."""
+    over = await Campaign.select().where(Campaign.kind == campaign["kind"]).order_by(Campaign.created_at)
+    result = []
+    for other in over:
+        if place["path"].startswith(other["path"]) or other["path"].startswith(place["path"]):
+            if other["id"] == campaign["id"] or other["status"] == "closed":
+                figures = await coverage_under(other, place["path"])
+            else:
+                continue  # another open campaign: not a round of this series yet
+            result.append((other, rollup(figures, place["path"])))
+    return result[-12:]
+
+
+async def missing_under(campaign_id: int, prefix: str, limit: int | None) -> list[dict]:
+    """Households under `prefix` not yet reached (none, nobody home, refused), in walking
+    order per place, each with its head count: the list a secretary chases at 10 p.m."""
+    rows = await db.fetch_long(
+        "SELECT h.id, h.path, h.kind, h.building, h.unit, h.floor, h.room, h.premises_kind, h.premises_name,"
+        " h.address, h.door_code, coalesce(s.outcome, '') AS outcome,"
+        " (SELECT count(*) FROM person p WHERE p.household = h.id) AS persons"
+        " FROM household h LEFT JOIN household_status s ON s.household = h.id AND s.campaign = {}"
+        " WHERE h.path LIKE {} AND (s.outcome IS NULL OR s.outcome NOT IN ({}, {}))"
+        " ORDER BY h.path, h.sort_key" + ("" if limit is None else f" LIMIT {int(limit)}"),
+        campaign_id, f"{prefix}%", *REACHED)
+    return rows
+
+
+async def next_to_reach(campaign_id: int, household: dict) -> int | None:
+    """The next household after this one, in walking order at its place, not yet reached."""
+    rows = await db.fetch(
+        "SELECT h.id FROM household h LEFT JOIN household_status s ON s.household = h.id AND s.campaign = {}"
+        " WHERE h.place = {} AND (h.sort_key > {} OR (h.sort_key = {} AND h.id > {}))"
+        " AND (s.outcome IS NULL OR s.outcome NOT IN ({}, {})) ORDER BY h.sort_key, h.id LIMIT 1",
+        campaign_id, household["place"], household["sort_key"], household["sort_key"], household["id"], *REACHED)
+    return rows[0]["id"] if rows else None
+
+
+async def open_for(household_id: int, path: str) -> list[dict]:
+    """The open campaigns over a household, each with the household's outcome in it."""
+    campaigns = await campaigns_over(path)
+    if not campaigns:
+        return []
+    statuses = {row["campaign"]: row for row in await HouseholdStatus.select(
+        HouseholdStatus.campaign, HouseholdStatus.outcome, HouseholdStatus.self_reported).where(
+        (HouseholdStatus.household == household_id) & HouseholdStatus.campaign.is_in([c["id"] for c in campaigns]))}
+    for campaign in campaigns:
+        status = statuses.get(campaign["id"])
+        campaign["outcome"] = status["outcome"] if status else ""
+    return campaigns

@@ -1,0 +1,464 @@
+"""Campaigns: starting one, the grid head's sweep, progress per place, exports, and the
+resident's self-report."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+
+from web import db
+from web.accounts.auth import principal_of, signed_in, staff
+from web.audit.logic import record
+from web.campaigns import logic
+from web.campaigns.logic import Coverage
+from web.campaigns.tables import CAMPAIGN_KINDS, OUTCOMES, QUESTION_KINDS, REACHED, STANDARD_CHECKS, Campaign
+from web.core.display import campaign_kind_label, value_label
+from web.core.forms import Form
+from web.core.i18n import _
+from web.core.render import redirect, render
+from web.core.scope import get_or_404
+from web.core.timeutil import now
+from web.households import logic as household_logic
+from web.households.logic import read_person
+from web.households.tables import Household, Person
+from web.places.logic import ancestors
+from web.places.tables import CHILD_KIND, Place
+from web.sync.idempotency import occurred_at
+
+QUESTION_ROWS = 3  # blank question rows on the new-campaign form
+MISSING_SHOWN = 200  # households listed as missing on a big place's page; the export has all
+
+
+async def _campaign(request: Request[Any, Any, Any], campaign_id: int) -> dict:
+    """A campaign this user's work reaches, or 404."""
+    principal = principal_of(request)
+    campaign = await Campaign.select().where(Campaign.id == campaign_id).first()
+    if campaign is None:
+        raise NotFoundException()
+    own = principal.is_resident and principal.household_path.startswith(campaign["path"])
+    if not own and not logic.reaches(campaign, principal.scope):
+        raise NotFoundException()
+    return campaign
+
+
+# ---- the list, and starting one ---------------------------------------------------------------
+
+
+@dataclass
+class CampaignsPage:
+    campaigns: list[dict]
+    places: list[dict]  # where this user may start one
+    home_place: dict[int, int] = field(default_factory=dict)  # campaign → the place its link opens
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+    question_rows: int = QUESTION_ROWS
+    checks: tuple[str, ...] = STANDARD_CHECKS
+
+    @property
+    def place_options(self) -> list[tuple[str, str]]:
+        return [(str(p["id"]), p["name"]) for p in self.places]
+
+    @property
+    def kind_options(self) -> list[tuple[str, str]]:
+        return [(k, campaign_kind_label(k)) for k in CAMPAIGN_KINDS]
+
+    @property
+    def question_kind_options(self) -> list[tuple[str, str]]:
+        return [(k, value_label(k)) for k in QUESTION_KINDS]
+
+
+async def _campaigns_page(request: Request[Any, Any, Any]) -> CampaignsPage:
+    principal = principal_of(request)
+    campaigns = await logic.visible_campaigns(principal.scope)
+    places = []
+    for grant in principal.places_for("run_campaigns"):
+        places.append({"id": grant.place_id, "name": grant.place_name, "path": grant.path, "kind": grant.place_kind})
+        if grant.place_kind == "subdistrict":
+            places += await Place.select(Place.id, Place.name, Place.path, Place.kind).where(
+                Place.parent == grant.place_id).order_by(Place.id)
+    page = CampaignsPage(campaigns=campaigns, places=places)
+    for campaign in campaigns:
+        page.home_place[campaign["id"]] = _entry_place(principal, campaign)
+    return page
+
+
+def _entry_place(principal: Any, campaign: dict) -> int:
+    """The place a campaign opens at for this user: its own, or the user's place under it."""
+    if principal.scope.covers_path(campaign["path"]):
+        return campaign["place"]
+    for grant in principal.places_for("browse"):
+        if grant.path.startswith(campaign["path"]):
+            return grant.place_id
+    return campaign["place"]
+
+
+@get("/campaigns", guards=[staff])
+async def campaigns_page(request: Request[Any, Any, Any]) -> Response[str]:
+    return render(request, "pages/campaigns.html", await _campaigns_page(request))
+
+
+@post("/campaigns", guards=[staff])
+async def start_campaign(request: Request[Any, Any, Any]) -> Response[Any]:
+    principal = principal_of(request)
+    if not principal.can("run_campaigns"):
+        raise NotFoundException()
+    data = await request.form()
+    form = Form({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
+    form.values["checks"] = ",".join(v for v in data.getall("checks", []) if isinstance(v, str))
+    questions = [{"kind": form.get(f"q{n}_kind"), "label": form.get(f"q{n}_label"), "choices": form.get(f"q{n}_choices")}
+                 for n in range(QUESTION_ROWS)]
+    values = logic.read_campaign(form, questions)
+    place = None
+    if form.get("place").isdigit():
+        place = await Place.select().where(Place.id == int(form.get("place"))).first()
+    if place is None or not principal.can("run_campaigns", place["path"]):
+        form.errors["place"] = _("Choose a place you look after.")
+    if not form.ok:
+        page = await _campaigns_page(request)
+        page.errors, page.values = form.errors, form.values
+        return render(request, "pages/campaigns.html", page, partial="start", status_code=422)
+    campaign_id = await logic.create_campaign(values, place, principal.user_id)
+    await record(principal, "start_campaign", f"campaign:{campaign_id}", place["path"], values["name"])
+    return redirect(request, f"/campaigns/{campaign_id}/places/{place['id']}")
+
+
+@post("/campaigns/{campaign_id:int}/close", guards=[staff])
+async def close_campaign(request: Request[Any, Any, Any], campaign_id: FromPath[int]) -> Response[Any]:
+    principal = principal_of(request)
+    campaign = await _campaign(request, campaign_id)
+    if not principal.can("run_campaigns", campaign["path"]):
+        raise NotFoundException()
+    if campaign["status"] == "open":
+        await logic.close_campaign(campaign)
+        await record(principal, "close_campaign", f"campaign:{campaign_id}", campaign["path"], campaign["name"])
+    return redirect(request, f"/campaigns/{campaign_id}/places/{campaign['place']}")
+
+
+# ---- progress of a place --------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    place: dict
+    figures: Coverage
+    behind: bool = False
+
+
+@dataclass
+class ProgressPage:
+    campaign: dict
+    place: dict
+    trail: list[dict]
+    figures: Coverage
+    children: list[Row]
+    households: list[dict]  # a grid or micro-grid: the sweep list in walking order
+    missing: list[dict]  # a bigger place: households not yet reached (the first MISSING_SHOWN)
+    rounds: list[tuple[dict, Coverage]]
+    expected_pct: int  # where the campaign should be by now, if the work is spread evenly to the deadline
+    need: str = ""
+    can_sweep: bool = False
+    can_close: bool = False
+    child_kind: str | None = None
+
+    @property
+    def listing(self) -> bool:
+        return self.place["kind"] in ("grid", "microgrid")
+
+
+def _expected_pct(campaign: dict) -> int:
+    start, end = campaign["created_at"], campaign["deadline"]
+    if isinstance(start, str):
+        start, end = datetime.fromisoformat(start), datetime.fromisoformat(end)
+    total = (end - start).total_seconds()
+    if total <= 0:
+        return 100
+    return max(0, min(100, round(100 * (now() - start).total_seconds() / total)))
+
+
+async def _progress_page(request: Request[Any, Any, Any], campaign_id: int, place_id: int,
+                         need: str = "") -> ProgressPage:
+    principal = principal_of(request)
+    campaign = await _campaign(request, campaign_id)
+    place = await get_or_404(Place, place_id, principal.scope)
+    if not place["path"].startswith(campaign["path"]):
+        raise NotFoundException()
+    figures = await logic.coverage_under(campaign, place["path"])
+    expected = _expected_pct(campaign) if campaign["status"] == "open" else 100
+    kids = await Place.select().where(Place.parent == place_id).order_by(Place.id)
+    children = []
+    for kid in kids:
+        row = Row(kid, logic.rollup(figures, kid["path"]))
+        row.behind = campaign["status"] == "open" and row.figures.households_pct < expected
+        children.append(row)
+    listing = place["kind"] in ("grid", "microgrid")
+    households: list[dict] = []
+    missing: list[dict] = []
+    if listing:
+        households = await _sweep_list(campaign, place["path"], principal.scope, need)
+    else:
+        missing = await logic.missing_under(campaign["id"], place["path"], MISSING_SHOWN)
+    trail = [p for p in await ancestors(place["path"]) if principal.scope.covers_path(p["path"])]
+    return ProgressPage(
+        campaign=campaign, place=place, trail=trail, figures=logic.rollup(figures, place["path"]), children=children,
+        households=households, missing=missing, rounds=await logic.rounds_at(place, campaign), expected_pct=expected,
+        need=need, can_sweep=campaign["status"] == "open" and principal.can("sweep", place["path"]),
+        can_close=campaign["status"] == "open" and principal.can("run_campaigns", campaign["path"]),
+        child_kind=CHILD_KIND.get(place["kind"]),
+    )
+
+
+async def _sweep_list(campaign: dict, prefix: str, scope: Any, need: str) -> list[dict]:
+    """The households in walking order, each with its status chip."""
+    rows = await household_logic.households_under(prefix, scope)
+    statuses = await logic.statuses_under(campaign["id"], prefix)
+    for row in rows:
+        status = statuses.get(row["id"])
+        row["outcome"] = status["outcome"] if status else ""
+        row["self_reported"] = bool(status and status["self_reported"])
+    if need == "missing":
+        rows = [r for r in rows if r["outcome"] not in REACHED]
+    return rows
+
+
+@get("/campaigns/{campaign_id:int}/places/{place_id:int}", guards=[staff])
+async def progress_page(request: Request[Any, Any, Any], campaign_id: FromPath[int], place_id: FromPath[int],
+                        need: FromQuery[str] = "") -> Response[str]:
+    page = await _progress_page(request, campaign_id, place_id, "missing" if need == "missing" else "")
+    return render(request, "pages/campaign.html", page, partial="households")
+
+
+# ---- exports ----------------------------------------------------------------------------------
+
+
+EXPORTS = ("figures", "missing")
+
+
+async def _export_rows(request: Request[Any, Any, Any], campaign_id: int, place_id: int, what: str) -> tuple[dict, dict, list[list[Any]]]:
+    principal = principal_of(request)
+    campaign = await _campaign(request, campaign_id)
+    place = await get_or_404(Place, place_id, principal.scope)
+    if not place["path"].startswith(campaign["path"]) or what not in EXPORTS:
+        raise NotFoundException()
+    if what == "figures":
+        figures = await logic.coverage_under(campaign, place["path"])
+        places = await Place.select(Place.name, Place.kind, Place.path).where(
+            Place.path.like(f"{place['path']}%")).order_by(Place.path)
+        rows: list[list[Any]] = [[_("Place"), _("Kind"), _("Households"), _("Reached"), _("Nobody home"), _("Refused"),
+                                  _("Self-reported households"), _("Persons"), _("Checked"),
+                                  _("Self-reported, not confirmed"), _("Sampled")]]
+        for p in places:
+            c = logic.rollup(figures, p["path"])
+            rows.append([p["name"], p["kind"], c.households, c.reached, c.revisit, c.refused, c.self_households,
+                         c.persons, c.checked, c.self_only, c.sampled])
+    else:
+        from web.core.display import household_address, outcome_label
+
+        rows = [[_("Place"), _("Address"), _("Door code"), _("Status"), _("Persons")]]
+        names = {p["path"]: p["name"] for p in await Place.select(Place.name, Place.path).where(
+            Place.path.like(f"{place['path']}%"))}
+        for h in await logic.missing_under(campaign["id"], place["path"], None):
+            rows.append([names.get(h["path"], ""), household_address(h), h["door_code"], outcome_label(h["outcome"] or ""),
+                         h["persons"]])
+    await record(principal, "export", f"campaign:{campaign_id}:{what}", place["path"], f"{len(rows) - 1} rows")
+    return campaign, place, rows
+
+
+def _filename(campaign: dict, place: dict, what: str, ext: str) -> str:
+    return f"campaign-{campaign['id']}-place-{place['id']}-{what}.{ext}"
+
+
+@get("/campaigns/{campaign_id:int}/places/{place_id:int}/export.csv", guards=[staff])
+async def export_csv(request: Request[Any, Any, Any], campaign_id: FromPath[int], place_id: FromPath[int],
+                     what: FromQuery[str] = "figures") -> Response[bytes]:
+    campaign, place, rows = await _export_rows(request, campaign_id, place_id, what)
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    # A BOM so that Excel, which most offices open it in, reads the Chinese right.
+    return Response(("\ufeff" + buffer.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{_filename(campaign, place, what, "csv")}"',
+        "Cache-Control": "no-store"})
+
+
+@get("/campaigns/{campaign_id:int}/places/{place_id:int}/export.xlsx", guards=[staff])
+async def export_xlsx(request: Request[Any, Any, Any], campaign_id: FromPath[int], place_id: FromPath[int],
+                      what: FromQuery[str] = "figures") -> Response[bytes]:
+    from openpyxl import Workbook
+
+    campaign, place, rows = await _export_rows(request, campaign_id, place_id, what)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=what)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return Response(buffer.getvalue(), headers={
+        "Content-Disposition": f'attachment; filename="{_filename(campaign, place, what, "xlsx")}"',
+        "Cache-Control": "no-store"},
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+# ---- the sweep form of one household -----------------------------------------------------------
+
+
+@dataclass
+class SweepPage:
+    campaign: dict
+    household: dict
+    members: list[dict]
+    questions: list[dict]
+    checks: list[str]
+    latest: dict[int, dict[str, dict]]
+    visits: list[dict]
+    trail: list[dict]
+    place_id: int
+    next_id: int | None = None  # the next household not yet reached, in walking order
+    resident: bool = False  # the resident's own self-report
+    errors: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        return self.visits[0]["outcome"] if self.visits else ""
+
+    @property
+    def action(self) -> str:
+        if self.resident:
+            return f"/my/campaigns/{self.campaign['id']}"
+        return f"/campaigns/{self.campaign['id']}/households/{self.household['id']}"
+
+    def value(self, person_id: int, item: str) -> str:
+        """What the form shows: what was typed (after a refusal), else the latest answer."""
+        name = f"p{person_id}.{item}"
+        if self.values:
+            return self.values.get(name, "")
+        answer = self.latest.get(person_id, {}).get(item)
+        return answer["value"] if answer else ""
+
+    def source(self, person_id: int, item: str) -> str:
+        answer = self.latest.get(person_id, {}).get(item)
+        return answer["source"] if answer else ""
+
+
+async def _sweep_page(request: Request[Any, Any, Any], campaign_id: int, household_id: int,
+                      resident: bool = False) -> SweepPage:
+    principal = principal_of(request)
+    campaign = await _campaign(request, campaign_id)
+    household = await get_or_404(Household, household_id, principal.scope)
+    if not household["path"].startswith(campaign["path"]):
+        raise NotFoundException()
+    if not resident and not principal.can("sweep", household["path"]):
+        raise NotFoundException()
+    trail = [p for p in await ancestors(household["path"]) if principal.scope.covers_path(p["path"])]
+    page = SweepPage(
+        campaign=campaign, household=household, members=await household_logic.members(household_id),
+        questions=await logic.questions_of(campaign_id), checks=logic.checks_of(campaign),
+        latest=await logic.latest_answers(campaign_id, household_id),
+        visits=await logic.visits_of(campaign_id, household_id), trail=trail, place_id=household["place"],
+        resident=resident,
+    )
+    if not resident:
+        page.next_id = await logic.next_to_reach(campaign_id, household)
+    return page
+
+
+@get("/campaigns/{campaign_id:int}/households/{household_id:int}", guards=[staff])
+async def sweep_page(request: Request[Any, Any, Any], campaign_id: FromPath[int],
+                     household_id: FromPath[int]) -> Response[str]:
+    return render(request, "pages/sweep.html", await _sweep_page(request, campaign_id, household_id))
+
+
+def _closed(page: SweepPage, form: Form) -> bool:
+    if page.campaign["status"] != "open":
+        form.errors["outcome"] = _("This campaign is closed: nothing more can be recorded in it.")
+        return True
+    return False
+
+
+@post("/campaigns/{campaign_id:int}/households/{household_id:int}", guards=[staff])
+async def record_sweep(request: Request[Any, Any, Any], campaign_id: FromPath[int],
+                       household_id: FromPath[int]) -> Response[Any]:
+    principal = principal_of(request)
+    page = await _sweep_page(request, campaign_id, household_id)
+    form = await Form.read(request)
+    outcome, note = logic.read_outcome(form)
+    answers = logic.read_answers(form, page.campaign, page.questions, page.members) if outcome == "visited" else {}
+    unknown = {k for k in form.values if k.startswith("p") and "." in k} - {
+        f"p{m['id']}.{item}" for m in page.members for item in [*page.checks, *(f"q{q['id']}" for q in page.questions)]}
+    if unknown and outcome == "visited" and any(form.values[k] for k in unknown):
+        # A member removed (merged) since the form was saved offline: say so rather than guess.
+        form.errors["outcome"] = _("The household's members changed since this form was filled in. Open it again.")
+    if _closed(page, form) or not form.ok:
+        page.errors, page.values = form.errors, form.values
+        return render(request, "pages/sweep.html", page, partial="sweep", status_code=422)
+    await logic.record_sweep(page.campaign, page.household, outcome, note, answers, source="head",
+                             user_id=principal.user_id, occurred=occurred_at(request))
+    target = (f"/campaigns/{campaign_id}/households/{page.next_id}" if page.next_id
+              else f"/campaigns/{campaign_id}/places/{page.place_id}")
+    return redirect(request, target)
+
+
+@post("/campaigns/{campaign_id:int}/households/{household_id:int}/persons", guards=[staff])
+async def add_found_person(request: Request[Any, Any, Any], campaign_id: FromPath[int],
+                           household_id: FromPath[int]) -> Response[Any]:
+    """A renter, transient or visitor found at the door: registered, and checked present."""
+    principal = principal_of(request)
+    page = await _sweep_page(request, campaign_id, household_id)
+    if not principal.can("manage_households", page.household["path"]):
+        raise NotFoundException()
+    data = await request.form()
+    form = Form({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
+    form.values["tags"] = ",".join(v for v in data.getall("tags", []) if isinstance(v, str))
+    person = read_person(form)
+    if page.campaign["status"] != "open":
+        form.errors["name"] = _("This campaign is closed: nothing more can be recorded in it.")
+    if not form.ok:
+        page.errors, page.values = {f"new.{k}": v for k, v in form.errors.items()}, {
+            f"new.{k}": v for k, v in form.values.items()}
+        return render(request, "pages/sweep.html", page, partial="found", status_code=422)
+    occurred = occurred_at(request)
+    async with db.write():
+        rows = await Person.insert(Person(household=household_id, path=page.household["path"], created_at=occurred,
+                                          **person)).returning(Person.id)
+        await logic.record_sweep(page.campaign, page.household, "", "", {rows[0]["id"]: {"present": "yes"}},
+                                 source="head", user_id=principal.user_id, occurred=occurred)
+    return redirect(request, f"/campaigns/{campaign_id}/households/{household_id}")
+
+
+# ---- the resident's self-report ---------------------------------------------------------------
+
+
+@get("/my/campaigns/{campaign_id:int}", guards=[signed_in])
+async def self_report_page(request: Request[Any, Any, Any], campaign_id: FromPath[int]) -> Response[str]:
+    principal = principal_of(request)
+    if principal.household_id is None:
+        raise NotFoundException()
+    return render(request, "pages/sweep.html", await _sweep_page(request, campaign_id, principal.household_id, True))
+
+
+@post("/my/campaigns/{campaign_id:int}", guards=[signed_in])
+async def self_report(request: Request[Any, Any, Any], campaign_id: FromPath[int]) -> Response[Any]:
+    principal = principal_of(request)
+    if principal.household_id is None:
+        raise NotFoundException()
+    page = await _sweep_page(request, campaign_id, principal.household_id, True)
+    form = await Form.read(request)
+    answers = logic.read_answers(form, page.campaign, page.questions, page.members)
+    if not answers and form.ok:
+        form.errors["outcome"] = _("Answer at least one question before sending.")
+    if _closed(page, form) or not form.ok:
+        page.errors, page.values = form.errors, form.values
+        return render(request, "pages/sweep.html", page, partial="sweep", status_code=422)
+    await logic.record_sweep(page.campaign, page.household, "", "", answers, source="self", user_id=None,
+                             occurred=occurred_at(request))
+    return redirect(request, "/my")
+
+
+routes = [campaigns_page, start_campaign, close_campaign, progress_page, export_csv, export_xlsx,
+          sweep_page, record_sweep, add_found_person, self_report_page, self_report]

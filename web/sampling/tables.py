@@ -1,0 +1,1 @@
+"""Staggered sampling: sites and the slots generated for each micro-grid."""
