@@ -2,7 +2,8 @@
 // - gives every htmx write an Idempotency-Key and X-Occurred-At, made at submit time;
 // - talks to the service worker: who is signed in, replay now, outbox counts;
 // - shows how old an offline copy is, asks to sign in again, offers updates;
-// - drives the sync page (/sync) and "prepare for offline".
+// - drives the sync page (/sync) and "prepare for offline";
+// - opens door codes typed or scanned (form[data-scan]), from the page itself when it can.
 "use strict";
 (function () {
   const html = document.documentElement;
@@ -258,4 +259,145 @@
     };
     refresh();
   }
+
+  // ---- door codes: typed or scanned, opened from the page itself when it can --------
+  // A form[data-scan] holds an input named "code". On submit (or a QR scanned) the code is
+  // normalised; an element #d-<CODE> in the page is the target: an <a> is followed (the
+  // scan page lists the user's households so, with no network, their saved pages open),
+  // anything else is shown with :target and focused. Otherwise the form goes to the server.
+  const DOOR_CODE = /^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{8}$/;
+  const say = (key, fallback) => texts[key] || fallback;
+
+  function doorCode(text) {
+    let code = String(text || "").trim();
+    const inUrl = code.match(/\/d\/([^/?#]+)/i);
+    if (inUrl) {
+      try { code = decodeURIComponent(inUrl[1]); } catch (e) { code = inUrl[1]; }
+    }
+    return code.replace(/[\s-]+/g, "").toUpperCase();
+  }
+
+  function codeError(input, message) {
+    const box = input.closest(".field") || input.parentElement;
+    const hint = box.querySelector(".hint");
+    let error = box.querySelector(".error");
+    if (hint) hint.hidden = !!message;
+    box.classList.toggle("invalid", !!message);
+    if (!message) {
+      if (error) error.remove();
+      input.removeAttribute("aria-invalid");
+      return;
+    }
+    if (!error) {
+      error = document.createElement("p");
+      error.className = "error";
+      error.id = "e-" + (input.name || "code");
+      box.append(error);
+    }
+    error.textContent = message;
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", error.id);
+  }
+
+  function openDoor(code) {
+    const target = document.getElementById("d-" + code);
+    if (!target) return false;
+    if (target.tagName === "A") {
+      window.location.assign(target.href);
+    } else {
+      window.location.hash = "d-" + code;
+      if (!target.hasAttribute("tabindex")) target.tabIndex = -1;
+      target.focus();
+    }
+    return true;
+  }
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!form.matches("form[data-scan]")) return;
+    const input = form.querySelector("[name=code]");
+    if (!input) return;
+    const code = doorCode(input.value);
+    if (!DOOR_CODE.test(code)) {
+      event.preventDefault();
+      codeError(input, say("doorCodeInvalid", "A door code is 8 letters and digits, as printed on the plate."));
+      input.focus();
+      return;
+    }
+    codeError(input, "");
+    input.value = code;
+    if (openDoor(code)) event.preventDefault();
+  });
+
+  // The camera, where the browser finds QR codes itself (BarcodeDetector).
+  async function canScanQr() {
+    if (!("BarcodeDetector" in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return false;
+    try { return (await window.BarcodeDetector.getSupportedFormats()).includes("qr_code"); } catch (e) { return false; }
+  }
+
+  async function scanWithCamera(form) {
+    const input = form.querySelector("[name=code]");
+    const box = form.querySelector("[data-scan-camera]");
+    const video = box && box.querySelector("video");
+    if (!input || !video) return;
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: { ideal: "environment" } }, audio: false });
+    } catch (e) {
+      codeError(input, say("cameraFailed", "The camera could not be opened: type the code instead."));
+      return;
+    }
+    const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    let running = true;
+    const stop = () => {
+      running = false;
+      stream.getTracks().forEach((track) => track.stop());
+      video.srcObject = null;
+      box.hidden = true;
+      window.removeEventListener("pagehide", stop);
+    };
+    window.addEventListener("pagehide", stop);
+    const stopButton = box.querySelector("[data-scan-stop]");
+    if (stopButton) stopButton.onclick = stop;
+    codeError(input, "");
+    box.hidden = false;
+    video.style.width = "100%";  // CSSOM, not an inline style attribute: the CSP allows it
+    video.style.maxHeight = "60vh";
+    video.srcObject = stream;
+    await video.play().catch(() => {});
+    const look = async () => {
+      if (!running) return;
+      try {
+        const found = await detector.detect(video);
+        const code = found.map((qr) => doorCode(qr.rawValue)).find((c) => DOOR_CODE.test(c));
+        if (code) {
+          stop();
+          input.value = code;
+          form.requestSubmit();
+          return;
+        }
+        if (found.length) codeError(input, say("notDoorPlate", "This QR code is not a Gridline door plate."));
+      } catch (e) { /* the video is not ready yet */ }
+      setTimeout(look, 200);
+    };
+    look();
+  }
+
+  const scanForms = document.querySelectorAll("form[data-scan]");
+  if (scanForms.length) {
+    canScanQr().then((able) => {
+      if (!able) return;
+      for (const form of scanForms) {
+        const offer = form.querySelector("[data-scan-start]");
+        if (!offer) continue;
+        offer.hidden = false;
+        offer.addEventListener("click", (event) => { if (event.target.closest("button")) scanWithCamera(form); });
+      }
+    });
+  }
+
+  // A print button without inline script (the door plates).
+  document.addEventListener("click", (event) => {
+    if (event.target.closest && event.target.closest("[data-print]")) window.print();
+  });
 })();

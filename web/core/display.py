@@ -113,6 +113,8 @@ def audit_label() -> dict[str, str]:
         "split_grid": _("Split a grid into micro-grids"),
         "start_campaign": _("Started a campaign"),
         "close_campaign": _("Closed a campaign"),
+        "isolate": _("Put a household under isolation or changed its dates"),
+        "end_isolation": _("Ended a household's isolation"),
     }
 
 

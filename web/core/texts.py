@@ -31,6 +31,9 @@ def page_texts() -> dict[str, str]:
         "notPersistent": gettext('The browser may clear saved pages when space runs low.'),
         "preparing": gettext('Preparing…'),
         "prepareFailed": gettext('Could not prepare everything: check the network and try again.'),
+        "doorCodeInvalid": gettext("A door code is 8 letters and digits, as printed on the plate."),
+        "cameraFailed": gettext("The camera could not be opened: type the code instead."),
+        "notDoorPlate": gettext("This QR code is not a Gridline door plate."),
         "ready": gettext('Ready offline: %(pages)s pages, %(size)s', pages='%(pages)s', size='%(size)s'),    }
 
 

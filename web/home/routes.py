@@ -12,6 +12,8 @@ from web.accounts.auth import Principal
 from web.accounts.tables import Organisation
 from web.core.render import redirect, render
 from web.core.scope import Grant
+from web.campaigns import logic as campaigns
+from web.campaigns.logic import Coverage
 from web.places import logic
 from web.places.tables import Place
 
@@ -35,6 +37,9 @@ class HomePage:
     persons_without_phone: int = 0
     gaps_place_id: int | None = None  # where the to-do links lead (the first grid looked after)
     organisation: str = ""
+    # Open campaigns over the user's places, with the figures at that place.
+    rounds: list[tuple[dict, dict, Coverage]] = field(default_factory=list)
+    can_sweep: bool = False
 
 
 async def grids_missing_heads(prefix: str) -> list[dict]:
@@ -96,6 +101,11 @@ async def build_home(principal: Principal) -> HomePage:
             page.persons_without_phone += no_phone
             if page.gaps_place_id is None and (empty or no_phone):
                 page.gaps_place_id = grant.place_id
+        for campaign in await campaigns.campaigns_over(grant.path):
+            figures = await campaigns.coverage_under(campaign, grant.path)
+            page.rounds.append((campaign, {"id": grant.place_id, "name": grant.place_name},
+                                campaigns.rollup(figures, grant.path)))
+    page.can_sweep = principal.can("sweep")
     if principal.organisation_id:
         org = await Organisation.select(Organisation.name).where(Organisation.id == principal.organisation_id).first()
         page.organisation = org["name"] if org else ""

@@ -16,6 +16,8 @@ from web.accounts.auth import principal_of, signed_in, staff
 from web.accounts.tables import HouseholdLink, RoleGrant
 from web.audit.logic import record
 from web.campaigns import logic as campaign_logic
+from web.campaigns.isolation_logic import current_isolation
+from web.core.timeutil import today
 from web.core.forms import Form
 from web.core.i18n import _
 from web.core.render import redirect, refused, render
@@ -46,6 +48,8 @@ class HouseholdPage:
     can_issue_links: bool = False
     can_edit: bool = False
     campaigns: list[dict] = field(default_factory=list)  # open campaigns over it, with its status in each
+    isolation: dict | None = None  # a home isolation running today
+    can_sweep: bool = False
     errors: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
 
@@ -66,6 +70,8 @@ async def _household_page(request: Request[Any, Any, Any], household_id: FromPat
         can_issue_links=principal.can("issue_links", path),
         can_edit=principal.can("manage_households", path),
         campaigns=await campaign_logic.open_for(household_id, path) if principal.can("sweep", path) else [],
+        isolation=await current_isolation(household_id, today()),
+        can_sweep=principal.can("sweep", path),
     )
 
 

@@ -13,7 +13,9 @@ from litestar.params import FromPath
 from web.accounts.auth import Principal, able, principal_of, signed_in
 from web.core.forms import Form
 from web.core.render import owner_key, redirect, render
+from web.campaigns import isolation_logic
 from web.campaigns.logic import campaigns_over
+from web.core.timeutil import today
 from web.households.tables import Household, Person
 from web.places.tables import Place
 from web.sync import logic
@@ -28,7 +30,8 @@ async def offline_urls(principal: Principal) -> list[str]:
     urls = ["/", "/sync", "/offline"]
     if principal.is_resident:
         return urls + ["/my", f"/households/{principal.household_id}"]
-    urls += ["/account", "/campaigns"]
+    urls += ["/account", "/campaigns", "/scan"]
+    urls += await isolation_logic.offline_urls(principal, today())
     for grant in principal.places_for("browse"):
         if grant.place_kind in ("grid", "microgrid"):
             under = Place.path.like(f"{grant.path}%")  # the grid and its micro-grids
