@@ -214,6 +214,9 @@ class Route:
     optional: bool = False  # checked only once the route is registered
     anonymous: Mapping[str, int] = field(default_factory=lambda: {"nav": 303, "htmx": 401, "post": 401})
     binary: bool = False  # a file (an Excel export): its page cannot be searched for the target's marker
+    # role → (in, out) spots, where a route's reach differs from the role's places: a round
+    # over a place above a head's reaches them read-only; a volunteer samples at their community.
+    scopes: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
 
     @property
     def method(self) -> str:
@@ -239,6 +242,10 @@ class Route:
 
 def plus(column: str, n: int = 1) -> Effect:
     return lambda before, after: after[column] == before[column] + n
+
+
+def fewer(column: str) -> Effect:
+    return lambda before, after: after[column] < before[column]
 
 
 def both(*effects: Effect) -> Effect:
@@ -365,6 +372,60 @@ def door_sample_form(cell: Cell) -> dict[str, str]:
     return {"person": str(cell.target.id), "day": today().isoformat()}
 
 
+async def _sampling(cell: Cell, slots: bool) -> dict[str, Any]:
+    """A testing round over the target place with a sampling site there (and its slots)."""
+    from datetime import time
+    from decimal import Decimal
+
+    from web.campaigns.tables import Campaign
+    from web.core.timeutil import today
+    from web.sampling import logic as sampling
+    from web.sampling.tables import SamplingSlot
+
+    params = await _campaign_at(cell.target.path)
+    campaign = await Campaign.select().where(Campaign.id == params["campaign_id"]).first()
+    place = await Place.select().where(Place.path == cell.target.path).first()
+    params["site_id"] = await sampling.save_site(campaign, {
+        "place": place, "name": "矩阵采样点", "address": "", "stations": 20, "per_minute": Decimal("2"),
+        "day": today(), "opens": time(7, 0), "closes": time(21, 0)}, None)
+    if slots:
+        plan, _sites, _units = await sampling.generate(campaign)
+        assert plan.ok, plan.problems
+        slot = await SamplingSlot.select(SamplingSlot.id).where(SamplingSlot.campaign == campaign["id"]).first()
+        params["slot_id"] = slot["id"]
+    return params
+
+
+async def sampling_site(cell: Cell) -> dict[str, Any]:
+    return await _sampling(cell, slots=False)
+
+
+async def sampling_slots(cell: Cell) -> dict[str, Any]:
+    return await _sampling(cell, slots=True)
+
+
+async def sampling_person(cell: Cell) -> dict[str, Any]:
+    return {**await _sampling(cell, slots=True), "household_id": cell.row["household"]}
+
+
+def site_form(cell: Cell) -> dict[str, str]:
+    from web.core.timeutil import today
+
+    return {"name": "矩阵采样点", "address": "", "place": str(cell.target.id), "stations": "2", "per_minute": "1.5",
+            "day": today().isoformat(), "opens": "08:00", "closes": "12:00"}
+
+
+async def twin(cell: Cell) -> dict[str, Any]:
+    """A second record of the target person (same household, name and ID number), as two
+    heads adding one person offline leave it: a pair for the duplicate check."""
+    person = await Person.select().where(Person.id == cell.target.id).first()
+    async with db.write():
+        rows = await Person.insert(Person(household=person["household"], path=person["path"], name=person["name"],
+                                          birth_year=person["birth_year"], id_number=person["id_number"],
+                                          relation="other", created_at=now())).returning(Person.id)
+    return {"drop_id": rows[0]["id"], "b_id": rows[0]["id"]}
+
+
 def campaign_form(cell: Cell) -> dict[str, str]:
     return {"name": "矩阵运动", "kind": "census", "place": str(cell.target.id), "deadline": "2099-01-01T08:00",
             "checks": "present"}
@@ -414,8 +475,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST /households/{household_id}/reveal", "household", at(200, *REVEAL), effect=plus("audit")),
     Route("POST /households/{household_id}/links", "household", at(200, *ISSUE_LINKS),
           effect=both(plus("links"), plus("audit"))),
+    # Every live link of the household goes (other tests may have made more than the setup's).
     Route("POST /households/{household_id}/links/revoke", "household", at(200, *ISSUE_LINKS), setup=ensure_link,
-          effect=both(plus("links", -1), plus("audit"))),
+          effect=both(fewer("links"), plus("audit"))),
     Route("POST /households/{household_id}/persons", "household", at(303, *MANAGE_HOUSEHOLDS), form=person_form,
           effect=plus("persons")),
     Route("GET /persons/{person_id}", "person", at(200, *BROWSE, "volunteer", "resident")),
@@ -514,6 +576,37 @@ ROUTES += (
     Route("POST /households/{household_id}/door-samples", "person", at(303, *SWEEP), setup=household_of_person,
           form=door_sample_form, effect=plus("door_samples")),
 )
+SAMPLE = (*SWEEP, "volunteer")
+VOLUNTEER_SAMPLES = {"volunteer": (("c1", "g1", "m1", "g2"), ("sub", "x", "c2"))}
+ROUND_REACHES = {
+    "secretary": (("sub", "c1", "g1", "m1", "g2"), ("x", "c2", "missing")),
+    "gridhead": (("sub", "c1", "g1", "m1", "m2"), ("g2", "x", "c2", "missing")),
+    "partyleader": (("sub", "c1", "g1", "m1", "m2"), ("g2", "x", "c2")),
+    "buildinghead": (("sub", "c1", "g1", "m1"), ("m2", "g2", "x", "c2")),
+}
+ROUTES += (
+    # Staggered sampling: sites and slots of a testing round, and ticking residents at a site.
+    Route("GET /campaigns/{campaign_id}/sampling", "place", at(200, *SWEEP), setup=campaign_here, scopes=ROUND_REACHES),
+    Route("POST /campaigns/{campaign_id}/sampling/sites", "place", at(303, *RUN_CAMPAIGNS), setup=campaign_here,
+          form=site_form),
+    Route("POST /campaigns/{campaign_id}/sampling/sites/{site_id}", "place", at(303, *RUN_CAMPAIGNS),
+          setup=sampling_site, form=site_form),
+    Route("POST /campaigns/{campaign_id}/sampling/sites/{site_id}/remove", "place", at(303, *RUN_CAMPAIGNS),
+          setup=sampling_site),
+    Route("POST /campaigns/{campaign_id}/sampling/generate", "place", at(303, *RUN_CAMPAIGNS), setup=sampling_site),
+    Route("POST /campaigns/{campaign_id}/sampling/slots/{slot_id}", "place", at(303, *RUN_CAMPAIGNS),
+          setup=sampling_slots, form=lambda cell: {"starts": "08:00", "ends": "08:30"}),
+    Route("GET /campaigns/{campaign_id}/sites/{site_id}", "place", at(200, *SAMPLE), setup=sampling_site,
+          scopes=VOLUNTEER_SAMPLES),
+    Route("POST /campaigns/{campaign_id}/sites/{site_id}/households/{household_id}", "person", at(303, *SAMPLE),
+          setup=sampling_person, form=lambda cell: {"sampled": str(cell.target.id)}, effect=plus("answers"),
+          scopes=VOLUNTEER_SAMPLES),
+    # Duplicates: two records of one person, merged or settled by those who manage households.
+    Route("GET /duplicates", "person", at(200, *MANAGE_HOUSEHOLDS), listing=True, setup=twin),
+    Route("POST /duplicates/merge/{drop_id}/into/{keep_id}", "person", at(303, *MANAGE_HOUSEHOLDS), setup=twin,
+          effect=both(plus("persons", -1), plus("audit"), changed("row"))),
+    Route("POST /duplicates/different/{a_id}/{b_id}", "person", at(303, *MANAGE_HOUSEHOLDS), setup=twin),
+)
 ROUTES_BY_NAME = {route.name: route for route in ROUTES}
 assert len(ROUTES_BY_NAME) == len(ROUTES), "two routes share a name"
 
@@ -534,8 +627,8 @@ def spots(route: Route, role: str) -> list[tuple[str, str]]:
             return not route.listing  # nothing to list
         return not route.place_kinds or SPOT_PLACE_KIND.get(spot) in route.place_kinds
 
-    return ([("in", s) for s in IN_SCOPE[role] if fits(s)]
-            + [("out", s) for s in OUT_OF_SCOPE[role] if fits(s)])
+    inside, outside = route.scopes.get(role, (IN_SCOPE[role], OUT_OF_SCOPE[role]))
+    return [("in", s) for s in inside if fits(s)] + [("out", s) for s in outside if fits(s)]
 
 
 CELLS = [

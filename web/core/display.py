@@ -115,6 +115,7 @@ def audit_label() -> dict[str, str]:
         "close_campaign": _("Closed a campaign"),
         "isolate": _("Put a household under isolation or changed its dates"),
         "end_isolation": _("Ended a household's isolation"),
+        "merge_persons": _("Merged two records of one person"),
     }
 
 

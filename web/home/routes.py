@@ -14,7 +14,9 @@ from web.core.render import redirect, render
 from web.core.scope import Grant
 from web.campaigns import logic as campaigns
 from web.campaigns.logic import Coverage
+from web.households.duplicates import duplicates_count, manage_scope
 from web.places import logic
+from web.sampling.logic import sites_for
 from web.places.tables import Place
 
 THREE_HEADS = ("grid_head", "party_leader", "building_head")
@@ -40,6 +42,8 @@ class HomePage:
     # Open campaigns over the user's places, with the figures at that place.
     rounds: list[tuple[dict, dict, Coverage]] = field(default_factory=list)
     can_sweep: bool = False
+    duplicates: int = 0  # possible duplicate persons to merge or tell apart
+    sites: list[dict] = field(default_factory=list)  # sampling sites where this user ticks residents
 
 
 async def grids_missing_heads(prefix: str) -> list[dict]:
@@ -106,6 +110,10 @@ async def build_home(principal: Principal) -> HomePage:
             page.rounds.append((campaign, {"id": grant.place_id, "name": grant.place_name},
                                 campaigns.rollup(figures, grant.path)))
     page.can_sweep = principal.can("sweep")
+    # Pairs are looked for within a grid: counted for those who look after grids, where it is quick.
+    if any(g.place_kind in ("grid", "microgrid") for g in principal.places_for("manage_households")):
+        page.duplicates = await duplicates_count(manage_scope(principal))
+    page.sites = await sites_for(principal)
     if principal.organisation_id:
         org = await Organisation.select(Organisation.name).where(Organisation.id == principal.organisation_id).first()
         page.organisation = org["name"] if org else ""

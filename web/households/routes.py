@@ -221,11 +221,14 @@ class MyPage:
     household: dict
     members: list[dict]
     heads: list[dict]
+    rounds: list[dict] = field(default_factory=list)  # open testing rounds over it, each with its slot (or None)
+    campaigns: list[dict] = field(default_factory=list)  # open campaigns over it: the household may answer
 
 
 @get("/my", guards=[signed_in])
 async def my_household(request: Request[Any, Any, Any]) -> Response[str]:
-    """A resident's own page: their household, and who their grid's heads are."""
+    """A resident's own page: their household, who their grid's heads are, their sampling
+    slot in each open testing round, and the campaigns they may answer."""
     principal = principal_of(request)
     if principal.household_id is None:
         return redirect(request, "/")
@@ -236,7 +239,17 @@ async def my_household(request: Request[Any, Any, Any]) -> Response[str]:
         .where(RoleGrant.place.is_in(place_ids) & RoleGrant.role.is_in(["grid_head", "party_leader", "building_head"]))
         .order_by(RoleGrant.role)
     )
-    return render(request, "pages/my.html", MyPage(household, await logic.members(household["id"]), heads))
+    from web.sampling import logic as sampling  # here: this file is shared, the handler is sampling's
+
+    rounds = await sampling.household_slots(household)
+    for entry in rounds:
+        slot = entry["slot"]
+        if slot is not None:
+            day = slot["site.day"]
+            entry["window"] = (f"{sampling.clock(sampling.local_minutes(slot['starts'], day))}"
+                               f"–{sampling.clock(sampling.local_minutes(slot['ends'], day))}")
+    return render(request, "pages/my.html", MyPage(household, await logic.members(household["id"]), heads, rounds,
+                                                   await campaign_logic.campaigns_over(household["path"])))
 
 
 routes = [household_page, reveal_household, issue_link, revoke_links, add_person, person_page, edit_person, reveal_person,

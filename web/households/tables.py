@@ -45,3 +45,17 @@ class Person(Table):
     note = Text(default="")
     version = Integer(default=1)
     created_at = Timestamptz()
+
+
+class NotDuplicate(Table):
+    """Two records a grid head looked at and settled as two different people, so the
+    duplicate check stops offering them. The pair is stored once, person_a < person_b;
+    deleting either person removes it (cascade)."""
+
+    person_a = ForeignKey(Person, index=True)
+    person_b = ForeignKey(Person)
+    # The grid the pair sat in when settled: whose decision it was.
+    path = Varchar(length=200, index=True)
+    # An account id; a foreign key would make this app depend on accounts, which depends on it.
+    settled_by = Integer(null=True, default=None)
+    settled_at = Timestamptz()

@@ -16,6 +16,7 @@ from web.core.render import owner_key, redirect, render
 from web.campaigns import isolation_logic
 from web.campaigns.logic import campaigns_over
 from web.core.timeutil import today
+from web.sampling.logic import sites_for
 from web.households.tables import Household, Person
 from web.places.tables import Place
 from web.sync import logic
@@ -50,8 +51,9 @@ async def offline_urls(principal: Principal) -> list[str]:
                     urls += [f"/campaigns/{campaign['id']}/places/{grant.place_id}"]
                     urls += [f"/campaigns/{campaign['id']}/places/{p['id']}" for p in places]
                     urls += [f"/campaigns/{campaign['id']}/households/{h['id']}" for h in households]
+    urls += [f"/campaigns/{s['campaign']}/sites/{s['id']}" for s in await sites_for(principal)]
     if principal.can("manage_households"):
-        urls.append("/conflicts")
+        urls += ["/conflicts", "/duplicates"]
     return list(dict.fromkeys(urls))
 
 
