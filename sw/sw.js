@@ -252,35 +252,95 @@ function replay(force) {
   }
   return rerun.promise;
 }
+// Pending writes go in batches through POST /sync/batch: the server runs each one through
+// the app exactly as if it came alone, in order, and answers up to the first one that makes
+// the rest wait. A server without it (404) is sent them one at a time, as before.
+const BATCH_SIZE = 50;  // the server's limit (web/sync/batch.py MAX_ENTRIES)
+const BATCH_TIMEOUT_MS = 30000;
+async function sendBatch(entries) {
+  const body = JSON.stringify({ entries: entries.map((e) => ({ method: e.method, url: e.url, headers: e.headers, body: e.body })) });
+  let response;
+  try {
+    response = await withTimeout(fetch("/sync/batch", { method: "POST", headers: { "Content-Type": "application/json" }, body,
+                                                         credentials: "same-origin", redirect: "manual" }), BATCH_TIMEOUT_MS);
+  } catch (error) {
+    return { offline: true };
+  }
+  if (response.status === 401) return { answers: [{ status: 401, text: () => response.text() }] };
+  if (response.status === 200) {
+    const results = await response.json().then((answer) => answer.results, () => null);
+    if (Array.isArray(results) && results.length) {
+      return { answers: results.slice(0, entries.length).map((r) => ({ status: r.status, text: async () => r.body || "" })) };
+    }
+  }
+  // No /sync/batch there (an older server), or the batch itself was not taken: one at a time.
+  return { unsupported: true };
+}
+async function sendOne(entry) {
+  try {
+    // Redirects are not followed: a 303 after a form is the write applied.
+    const response = await withTimeout(fetch(entry.url, { method: entry.method, headers: entry.headers, body: entry.body,
+                                                          credentials: "same-origin", redirect: "manual" }), WRITE_TIMEOUT_MS);
+    const status = response.type === "opaqueredirect" ? 303 : response.status;
+    return { answers: [{ status, text: () => response.text() }] };
+  } catch (error) {
+    return { offline: true };
+  }
+}
+// Applied entries leave the outbox together.
+async function forget(ids) {
+  if (!ids.length) return;
+  await store("outbox", "readwrite", (s) => { for (const id of ids) s.delete(id); });
+  await setMeta("lastSync", Date.now());
+  await setMeta("needsSignIn", false);
+}
+function later(entry) {
+  entry.attempts += 1; entry.nextAt = Date.now() + backoff(entry.attempts);
+  return putEntry(entry);
+}
+// An answer other than 2xx/3xx for one entry; false when the entries after it must wait.
+async function settle(entry, answer) {
+  if (answer.status === 401) {
+    await setMeta("needsSignIn", true);  // keep everything; sign in, then resume
+    return false;
+  }
+  if ((answer.status === 408 || answer.status === 429 || answer.status >= 500) && entry.attempts < MAX_SERVER_FAILURES) {
+    await later(entry);
+    return false;
+  }
+  entry.state = "attention"; entry.status = answer.status;
+  entry.reason = reasonOf(await answer.text());
+  await putEntry(entry);
+  return true;
+}
 async function runReplay(force) {
   const user = await getMeta("user");
   if (!user) return true;
   let done = true;
+  // In creation order, up to the first entry still backing off: those after it wait too.
+  const queue = [];
   for (const entry of await entriesOf(user)) {
     if (entry.state !== "pending") continue;
     if (!force && entry.nextAt > Date.now()) { done = false; break; }
-    let response;
-    try {
-      response = await withTimeout(fetch(entry.url, { method: entry.method, headers: entry.headers, body: entry.body,
-                                                      credentials: "same-origin", redirect: "manual" }), WRITE_TIMEOUT_MS);
-    } catch (error) {
-      entry.attempts += 1; entry.nextAt = Date.now() + backoff(entry.attempts);
-      await putEntry(entry); done = false; break;
+    queue.push(entry);
+  }
+  let batches = true;
+  let next = 0;
+  while (next < queue.length) {
+    const sent = batches ? await sendBatch(queue.slice(next, next + BATCH_SIZE)) : await sendOne(queue[next]);
+    if (sent.unsupported) { batches = false; continue; }
+    if (sent.offline) { await later(queue[next]); done = false; break; }
+    const applied = [];
+    let stopped = false;
+    for (const answer of sent.answers) {
+      const entry = queue[next];
+      if (answer.status >= 200 && answer.status < 400) { applied.push(entry.id); next += 1; continue; }
+      await forget(applied.splice(0));  // what went before is done before this one's outcome is kept
+      if (!(await settle(entry, answer))) { stopped = true; break; }
+      next += 1;
     }
-    if (response.type === "opaqueredirect" || (response.status >= 200 && response.status < 400)) {
-      await deleteEntry(entry.id);
-      await setMeta("lastSync", Date.now());
-      await setMeta("needsSignIn", false);
-    } else if (response.status === 401) {
-      await setMeta("needsSignIn", true); done = false; break;  // keep everything; sign in, then resume
-    } else if ((response.status === 408 || response.status === 429 || response.status >= 500) && entry.attempts < MAX_SERVER_FAILURES) {
-      entry.attempts += 1; entry.nextAt = Date.now() + backoff(entry.attempts);
-      await putEntry(entry); done = false; break;
-    } else {
-      entry.state = "attention"; entry.status = response.status;
-      entry.reason = reasonOf(await response.text());
-      await putEntry(entry);
-    }
+    await forget(applied);
+    if (stopped) { done = false; break; }
   }
   await broadcast();
   return done;

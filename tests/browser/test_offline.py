@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
@@ -575,3 +576,107 @@ def test_a_new_version_waits_for_an_idle_outbox_then_offers_to_reload(open_page,
     finally:
         server.extra_env.pop("GRIDLINE_BUILD", None)
         server.restart()
+
+
+# ---------------------------------------------------------------------------- 5. batches
+
+# Writes fired from the page as htmx sends them, each with its own name and ID number.
+QUEUE_PERSONS = """async ([household, persons]) => {
+  const statuses = [];
+  for (const [name, idNumber] of persons) {
+    const response = await fetch(`/households/${household}/persons`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Idempotency-Key": crypto.randomUUID(),
+        "X-Occurred-At": new Date().toISOString(),
+        "HX-Request": "true",
+      },
+      body: new URLSearchParams({ name, relation: "other", id_number: idNumber }).toString(),
+    });
+    statuses.push(response.status);
+  }
+  return statuses;
+}"""
+
+
+def queue_offline(page: Any, server: LiveServer, household: int, persons: list[tuple[str, str]]) -> None:
+    page.goto("/sync")
+    wait_controlled(page)
+    with server.down():
+        assert page.evaluate(QUEUE_PERSONS, [household, persons]) == [202] * len(persons)
+    assert len(outbox(page)) == len(persons)
+
+
+def names_in(server: LiveServer, household: int, prefix: str) -> list[str]:
+    return [n for (n,) in read_db(server, "SELECT name FROM person WHERE household = ? AND name LIKE ? ORDER BY id",
+                                  household, prefix + "%")]
+
+
+def sent_by_worker(context: Any) -> list[str]:
+    """"METHOD path" of every write the service worker itself sends from now on."""
+    sent: list[str] = []
+    context.on("request", lambda request: sent.append(f"POST {urlsplit(request.url).path}")
+               if request.service_worker is not None and request.method == "POST" else None)
+    return sent
+
+
+def test_the_outbox_goes_in_batches_of_fifty_in_order(open_page, server, households):
+    page = signed_in_phone(open_page, server)
+    household, prefix, count = households[10], "成批", 120
+    queue_offline(page, server, household, [(f"{prefix}{i}", "") for i in range(1, count + 1)])
+    sent = sent_by_worker(page.context)
+    page.get_by_role("button", name="立即发送").tap()
+    wait_until(page, lambda: outbox(page) == [], "the outbox to empty", timeout_ms=30_000)
+    assert names_in(server, household, prefix) == [f"{prefix}{i}" for i in range(1, count + 1)], "each once, in order"
+    assert 1 <= sent.count("POST /sync/batch") <= 3, sent  # 50 + 50 + 20 (fewer if a replay began sooner)
+    assert not [s for s in sent if s.startswith("POST /households/")], "none sent one by one"
+
+
+def test_a_refused_write_in_a_batch_needs_attention_and_the_rest_is_applied(open_page, server, households):
+    page = signed_in_phone(open_page, server)
+    household, prefix = households[11], "批中"
+    queue_offline(page, server, household, [(f"{prefix}甲", ""), (f"{prefix}乙", BAD_ID), (f"{prefix}丙", GOOD_ID)])
+    page.get_by_role("button", name="立即发送").tap()
+    attention = page.locator("#attention-list > li")
+    expect(attention).to_have_count(1)
+    expect(attention.locator(".error")).to_have_text(ID_INVALID)
+    expect(page.locator("#pending-list > li")).to_have_count(0)
+    assert names_in(server, household, prefix) == [f"{prefix}甲", f"{prefix}丙"]
+    [entry] = outbox(page)
+    assert entry["state"] == "attention" and entry["status"] == 422
+
+
+def test_a_busy_server_in_a_batch_holds_back_what_follows(open_page, server, households):
+    """The first write of a batch answered 503: it backs off and everything after it waits."""
+    page = signed_in_phone(open_page, server)
+    household, prefix = households[10], "稍后"
+    busy = '{"results": [{"status": 503, "replayed": false, "body": "<p>busy</p>"}]}'
+    page.context.route("**/sync/batch", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                                    body=busy))
+    queue_offline(page, server, household, [(f"{prefix}{i}", "") for i in range(1, 4)])
+    tried = {e["id"]: e["attempts"] for e in outbox(page)}  # sending while the server was down counts too
+    ask_worker(page, {"type": "replay", "force": True, "wait": True})
+    first, *rest = sorted(outbox(page), key=lambda e: e["createdAt"])
+    assert first["state"] == "pending" and first["attempts"] == tried[first["id"]] + 1 and first["nextAt"] > 0
+    assert [(e["state"], e["attempts"]) for e in rest] == [("pending", tried[e["id"]]) for e in rest]
+    assert names_in(server, household, prefix) == []
+
+    page.context.unroute("**/sync/batch")
+    ask_worker(page, {"type": "replay", "force": True, "wait": True})
+    assert outbox(page) == []
+    assert names_in(server, household, prefix) == [f"{prefix}{i}" for i in range(1, 4)]
+
+
+def test_a_server_without_batches_is_sent_the_writes_one_by_one(open_page, server, households):
+    page = signed_in_phone(open_page, server)
+    household, prefix = households[11], "旧服务器"
+    asked: list[str] = []
+    page.context.route("**/sync/batch", lambda route: (asked.append(route.request.url),
+                                                       route.fulfill(status=404, body="Not Found")))
+    queue_offline(page, server, household, [(f"{prefix}{i}", "") for i in range(1, 4)])
+    ask_worker(page, {"type": "replay", "force": True, "wait": True})
+    # Every batch was answered 404, yet everything arrived: one by one, each once, in order.
+    assert asked, "the batch was asked for first"
+    assert outbox(page) == []
+    assert names_in(server, household, prefix) == [f"{prefix}{i}" for i in range(1, 4)]

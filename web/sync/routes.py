@@ -19,7 +19,7 @@ from web.core.timeutil import today
 from web.sampling.logic import sites_for
 from web.households.tables import Household, Person
 from web.places.tables import Place
-from web.sync import logic
+from web.sync import batch, logic
 from web.sync.tables import Conflict
 
 # What one phone prepares at most: a grid is ~300 households; a community is not prepared whole.
@@ -115,4 +115,4 @@ async def settle_conflict(request: Request[Any, Any, Any], conflict_id: FromPath
     return redirect(request, "/conflicts")
 
 
-routes = [manifest, sync_page, conflicts_page, settle_conflict]
+routes = [manifest, sync_page, conflicts_page, settle_conflict, *batch.routes]

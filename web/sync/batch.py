@@ -1,0 +1,182 @@
+"""POST /sync/batch: a phone's queued writes sent in one request (DESIGN §5).
+
+Each entry is dispatched in-process through the app itself, so it meets exactly what it
+would meet sent alone: the edge (session, CSRF), the idempotency middleware, guards,
+scope checks and the route. What an entry brings is its own: method, address, body, and
+its Idempotency-Key, X-Occurred-At and X-Gridline-Owner. Who sends it and from where is
+the batch request's: its session cookie, origin and language, never an entry's.
+
+Entries run in order, one after another, each in its own transaction (as alone: a refused
+one rolls back only itself). An answer the worker would stop at (401, 408, 429, 5xx) ends
+the batch there: the entries after it wait, as they do one by one. The batch itself
+carries no Idempotency-Key, so the idempotency middleware lets it through unrecorded;
+each entry is recorded on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from litestar import Request, Response, post
+from litestar.enums import MediaType
+from litestar.types import Message, Scope
+
+from web.accounts.auth import signed_in
+from web.core.i18n import _
+from web.sync.idempotency import UNSAFE
+
+log = logging.getLogger("gridline")
+
+MAX_ENTRIES = 50
+PATH = "/sync/batch"
+# What an entry may say about itself (what the worker keeps of a write, and htmx's own).
+ENTRY_HEADERS = frozenset({"idempotency-key", "x-occurred-at", "x-gridline-owner", "x-gridline-label",
+                           "content-type", "accept"})
+# What every entry borrows from the batch request: who, from where, in which language.
+LENT_HEADERS = frozenset({b"host", b"cookie", b"origin", b"sec-fetch-site", b"accept-language", b"user-agent"})
+# Marks an entry's scope, so that an entry can never be a batch itself, however spelled.
+IN_BATCH = "gridline_in_batch"
+
+
+def stops(status: int) -> bool:
+    """Answers after which later writes must wait (the worker keeps them and retries)."""
+    return status == 401 or status in (408, 429) or status >= 500
+
+
+class _Refused(Exception):
+    """An entry that is not sent: answered here with a 400 and the reason."""
+
+
+def _refusal(status: int, message: str) -> Response[dict]:
+    return Response({"error": message}, status_code=status, media_type=MediaType.JSON,
+                    headers={"Cache-Control": "no-store"})
+
+
+def _entry_scope(scope: Scope, lent: list[tuple[bytes, bytes]], entry: Any) -> tuple[dict, bytes]:
+    """The ASGI scope and body of one entry, as if it had come alone on this connection."""
+    unreadable = _("This saved request could not be read and was not applied.")
+    if not isinstance(entry, dict):
+        raise _Refused(unreadable)
+    method, url, body, headers = entry.get("method"), entry.get("url"), entry.get("body", ""), entry.get("headers", {})
+    if (not isinstance(method, str) or method.upper() not in UNSAFE or not isinstance(url, str)
+            or not isinstance(body, str) or not isinstance(headers, dict)):
+        raise _Refused(unreadable)
+    parts = urlsplit(url)
+    host = next((v for k, v in lent if k == b"host"), b"").decode("latin-1")
+    if parts.scheme or parts.netloc:
+        # A stored request names its full address: it must be this very site.
+        if parts.scheme not in ("http", "https") or parts.netloc != host:
+            raise _Refused(_("This saved request is not addressed to this app and was not applied."))
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        raise _Refused(unreadable)
+    path = unquote(parts.path)
+    if posixpath.normpath(path).rstrip("/") == PATH:
+        raise _Refused(_("A batch cannot hold another batch."))
+    kept: list[tuple[bytes, bytes]] = []
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise _Refused(unreadable)
+        name = name.lower()
+        if name in ENTRY_HEADERS or name.startswith("hx-"):
+            try:
+                kept.append((name.encode("latin-1"), value.encode("latin-1")))
+            except UnicodeEncodeError:
+                raise _Refused(unreadable) from None
+    if not any(name == b"idempotency-key" for name, _value in kept):
+        # Without a key a batch sent again (its answer lost) could apply a write twice.
+        raise _Refused(unreadable)
+    data = body.encode()
+    kept.append((b"content-length", str(len(data)).encode()))
+    return {
+        "type": "http",
+        "asgi": scope.get("asgi", {"version": "3.0"}),
+        "http_version": scope.get("http_version", "1.1"),
+        "method": method.upper(),
+        "scheme": scope.get("scheme", "http"),
+        "server": scope.get("server"),
+        "client": scope.get("client"),
+        "root_path": scope.get("root_path", ""),
+        "path": path,
+        "raw_path": parts.path.encode("latin-1", errors="replace"),
+        "query_string": parts.query.encode("latin-1", errors="replace"),
+        "headers": lent + kept,
+        "state": {IN_BATCH: True},
+    }, data
+
+
+async def _dispatch(app: Any, scope: dict, body: bytes) -> dict[str, Any]:
+    """One entry through the whole app; its answer as the worker needs it."""
+    status = 0
+    headers: list[tuple[bytes, bytes]] = []
+    chunks: list[bytes] = []
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status, headers = message["status"], list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    try:
+        await app(scope, receive, send)
+    except Exception:  # the app answers its own errors; this is a last resort
+        log.exception("batch entry %s %s failed", scope["method"], scope["path"])
+        status = 500
+    result: dict[str, Any] = {"status": status or 500, "replayed": False}
+    for name, value in headers:
+        name = name.lower()
+        if name == b"location":
+            result["location"] = value.decode("latin-1")
+        elif name == b"idempotent-replayed":
+            result["replayed"] = value == b"true"
+    if not 200 <= result["status"] < 400:
+        # The worker reads the reason from the answer's text, as it does one by one.
+        result["body"] = b"".join(chunks).decode("utf-8", errors="replace")
+    return result
+
+
+@post(PATH, guards=[signed_in], status_code=200)
+async def batch(request: Request[Any, Any, Any]) -> Response[dict]:
+    """`{"entries": [{"method", "url", "headers", "body"}, ...]}` → `{"results": [...]}`,
+    one result per entry in order, up to the first that makes the rest wait."""
+    if request.scope["state"].get(IN_BATCH):
+        return _refusal(400, _("A batch cannot hold another batch."))
+    if "idempotency-key" in request.headers:
+        # Recorded as one answer, a batch would replay stale answers for writes it never ran.
+        return _refusal(400, _("A batch carries no Idempotency-Key of its own: each of its writes has one."))
+    try:
+        entries = json.loads(await request.body())["entries"]
+        if not isinstance(entries, list):
+            raise TypeError
+    except (ValueError, TypeError, KeyError):
+        return _refusal(400, _("This batch could not be read."))
+    if len(entries) > MAX_ENTRIES:
+        return _refusal(413, _("A batch holds at most %(count)s writes.", count=MAX_ENTRIES))
+    lent = [(k, v) for k, v in request.scope["headers"] if k.lower() in LENT_HEADERS]
+    results: list[dict[str, Any]] = []
+    for entry in entries:
+        try:
+            scope, body = _entry_scope(request.scope, lent, entry)
+        except _Refused as refused:
+            results.append({"status": 400, "replayed": False, "body": str(refused)})
+            continue
+        result = await _dispatch(request.app, scope, body)
+        results.append(result)
+        if stops(result["status"]):
+            break
+    return Response({"results": results}, media_type=MediaType.JSON, headers={"Cache-Control": "no-store"})
+
+
+routes = [batch]
