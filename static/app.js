@@ -400,4 +400,61 @@
   document.addEventListener("click", (event) => {
     if (event.target.closest && event.target.closest("[data-print]")) window.print();
   });
+
+  // ---- forms refused, and what waits on this phone ------------------------------------------
+  // A refused form comes back with its fields marked: show the first one, not the top of a
+  // long form (a sweep of a big household is several screens).
+  function showFirstInvalid(root) {
+    const field = (root || document).querySelector('[aria-invalid="true"], .invalid input, .invalid select, .invalid textarea');
+    if (!field) return;
+    field.scrollIntoView({ block: "center" });
+    field.focus({ preventScroll: true });
+  }
+  document.addEventListener("htmx:after:settle", (event) => {
+    const status = event.detail && event.detail.ctx && event.detail.ctx.response && event.detail.ctx.response.status;
+    if (status === 422) showFirstInvalid(event.target);
+  });
+  if (document.querySelector("main .alert[role=alert]")) showFirstInvalid(document);
+
+  // Lists marked data-outbox-mark show which of their rows have work saved on this phone
+  // and not yet sent (a sweep list after a stairwell without signal).
+  async function markQueued() {
+    const lists = document.querySelectorAll("[data-outbox-mark]");
+    if (!lists.length || !sw) return;
+    const data = await ask({ type: "list" });
+    if (!data) return;
+    const waiting = new Set([...data.pending, ...data.attention].map((e) => new URL(e.url, location.origin).pathname));
+    for (const list of lists) {
+      for (const link of list.querySelectorAll("a[href]")) {
+        const queued = waiting.has(new URL(link.href).pathname);
+        const row = link.closest("li");
+        if (row) row.toggleAttribute("data-queued", queued);  // done at the door, to be sent
+        let chip = link.querySelector(".chip.queued");
+        if (queued && !chip) {
+          chip = document.createElement("span");
+          chip.className = "chip queued";
+          chip.textContent = t("savedHere");
+          (link.querySelector(".sub") || link).prepend(chip);
+        } else if (!queued && chip) {
+          chip.remove();
+        }
+      }
+    }
+  }
+  if (sw) {
+    if (sw.controller) markQueued();
+    sw.addEventListener("controllerchange", markQueued);
+    document.addEventListener("gridline:outbox", markQueued);
+  }
+
+  // "Not yet reached" on a sweep list: filtered in place, so it works with no signal too.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("a[data-show]");
+    const list = document.querySelector("#households ul[data-outbox-mark]");
+    if (!button || !list) return;
+    event.preventDefault();
+    const missing = button.dataset.show === "missing";
+    for (const row of list.querySelectorAll("li[data-reached], li[data-queued]")) row.hidden = missing;
+    for (const other of document.querySelectorAll("a[data-show]")) other.classList.toggle("primary", other === button);
+  });
 })();

@@ -141,6 +141,16 @@ async function savedCopy(request) {
   return marked(hit, { kind: "page", savedAt, body: html });
 }
 
+// The saved /scan page lists the user's door codes with where each opens (#d-<code>).
+async function doorTarget(code) {
+  const user = await getMeta("user");
+  if (!user) return null;
+  const scan = await (await caches.open(PAGES(user))).match(new URL("/scan", self.location.origin).toString());
+  if (!scan) return null;
+  const found = (await scan.text()).match(new RegExp(`id="d-${code}" href="([^"]+)"`));
+  return found ? found[1].replace(/&amp;/g, "&") : null;
+}
+
 async function networkFirst(request) {
   try {
     const response = await withTimeout(fetch(request), PAGE_TIMEOUT_MS);
@@ -150,6 +160,12 @@ async function networkFirst(request) {
   } catch (error) {
     const copy = await savedCopy(request);
     if (copy) return copy;
+    const door = request.mode === "navigate" && new URL(request.url).pathname.match(/^\/d\/([A-Za-z0-9]{8})$/);
+    if (door) {
+      // A door plate scanned by the phone's own camera: where the saved scan page sends it.
+      const target = await doorTarget(door[1].toUpperCase());
+      if (target) return Response.redirect(new URL(target, self.location.origin).toString(), 303);
+    }
     if (request.mode === "navigate") {
       const offline = await caches.match("/offline");
       if (offline) return marked(offline, { kind: "shell" });

@@ -103,3 +103,17 @@ def test_address_in_each_language():
 )
 def test_csrf_same_origin_check(headers, ok):
     assert same_origin(headers) is ok
+
+
+def test_exported_text_that_looks_like_a_formula_stays_text():
+    import io
+
+    from openpyxl import load_workbook
+
+    from web.core import sheets
+
+    rows = [["Place", "Address"], ["一网格", "=HYPERLINK(\"http://evil\")"], ["二网格", "+86 139"]]
+    assert sheets.csv_bytes(rows).decode("utf-8-sig").splitlines()[1] == '一网格,"\'=HYPERLINK(""http://evil"")"'
+    book = load_workbook(io.BytesIO(sheets.xlsx_bytes(rows, "missing")))
+    cell = book.active["B2"]
+    assert cell.data_type == "s" and cell.value == '=HYPERLINK("http://evil")'

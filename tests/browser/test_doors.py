@@ -131,6 +131,11 @@ def test_with_the_server_stopped_a_typed_code_opens_the_prepared_household(open_
         assert path_of(page) == target
         expect(page.locator("#stale"), "the saved copy says how old it is").to_be_visible()
         expect(page.locator("main h1")).not_to_be_empty()
+
+        # The phone's own camera app opens the plate's URL in the browser: the same page.
+        response = page.goto(f"/d/{code}")
+        assert response is not None and response.headers.get("x-gridline-cache") == "page"
+        assert path_of(page) == target
     assert watch.problems(ignore=OFFLINE_NOISE) == []
 
 

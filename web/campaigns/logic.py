@@ -31,10 +31,15 @@ TEXT_LIMIT = 200
 # ---- campaigns ------------------------------------------------------------------------------
 
 
+# Everything but the kept figures (hundreds of KB for a closed sub-district round).
+LIST_COLUMNS = (Campaign.id, Campaign.name, Campaign.kind, Campaign.place, Campaign.path, Campaign.deadline,
+                Campaign.checks, Campaign.status, Campaign.created_at, Campaign.closed_at)
+
+
 async def visible_campaigns(scope: Scope, status: str | None = None) -> list[dict]:
     """Campaigns over a place this user covers, or over a place above one they cover
     (a grid head works the sub-district's testing round in their grid)."""
-    rows = await Campaign.select(Campaign.all_columns(), Campaign.place.name).order_by(Campaign.id, ascending=False)
+    rows = await Campaign.select(*LIST_COLUMNS, Campaign.place.name).order_by(Campaign.id, ascending=False)
     for row in rows:
         row["covered"] = scope.covers_path(row["path"])  # a place above the user's is not named to them
     return [c for c in rows if (status is None or c["status"] == status) and reaches(c, scope)]
@@ -47,7 +52,7 @@ def reaches(campaign: dict, scope: Scope) -> bool:
 async def campaigns_over(path: str, status: str = "open") -> list[dict]:
     """Campaigns whose place is `path` or above it: those that ask about a household there."""
     prefixes = ["/" + "/".join(path.strip("/").split("/")[:depth]) + "/" for depth in range(1, path.count("/"))]
-    return await Campaign.select().where(Campaign.path.is_in(prefixes) & (Campaign.status == status)).order_by(
+    return await Campaign.select(*LIST_COLUMNS).where(Campaign.path.is_in(prefixes) & (Campaign.status == status)).order_by(
         Campaign.id, ascending=False)
 
 
@@ -116,8 +121,10 @@ async def create_campaign(values: dict[str, Any], place: dict, user_id: int | No
 
 async def close_campaign(campaign: dict) -> None:
     """Read-only from now on; its figures are kept for the chart across rounds."""
-    figures = await _count_under(campaign["id"], campaign["path"])
     async with db.write():
+        if await _hold(campaign["id"], close=True) != "open":
+            return
+        figures = await _count_under(campaign["id"], campaign["path"])
         await Campaign.update({
             Campaign.status: "closed", Campaign.closed_at: now(),
             Campaign.figures: json.dumps({path: asdict(c) for path, c in figures.items()}, separators=(",", ":")),
@@ -209,15 +216,36 @@ def _later(current: Any, occurred: datetime) -> bool:
     return occurred >= current
 
 
+async def _hold(campaign_id: int, household_id: int | None = None, close: bool = False) -> str:
+    """The campaign's status, read under a lock for the rest of the transaction.
+
+    On PostgreSQL sweeps share the campaign row (closing it takes it alone, so no sweep
+    lands after the figures are kept), and two sweeps of one door queue one behind the
+    other, so "latest fact wins" holds for concurrent writers too. SQLite runs one write
+    transaction at a time already."""
+    postgres = db.engine().engine_type in ("postgres", "cockroach")
+    lock = (" FOR UPDATE" if close else " FOR SHARE") if postgres else ""
+    rows = await db.fetch("SELECT status FROM campaign WHERE id = {}" + lock, campaign_id)
+    if postgres and household_id is not None:
+        await db.fetch("SELECT pg_advisory_xact_lock({}, {})", campaign_id, household_id)
+    return rows[0]["status"] if rows else ""
+
+
+class CampaignClosed(Exception):
+    """The campaign was closed (perhaps while the phone was offline): nothing is recorded."""
+
+
 async def record_sweep(campaign: dict, household: dict, outcome: str, note: str,
                        answers: dict[int, dict[str, str]], *, source: str, user_id: int | None,
                        occurred: datetime) -> None:
     """Append the facts of one sweep of `household`, and move its status and its members'
     if these facts are the latest. `outcome` "" records answers only (a sampling site, a
-    resident's self-report)."""
+    resident's self-report). Raises CampaignClosed, rolling back the whole write."""
     received = now()
     path = household["path"]
     async with db.write():
+        if await _hold(campaign["id"], household["id"]) != "open":
+            raise CampaignClosed()
         if outcome:
             await Visit.insert(Visit(campaign=campaign["id"], household=household["id"], path=path, outcome=outcome,
                                      note=note, source=source, by_user=user_id, occurred_at=occurred,
@@ -227,13 +255,16 @@ async def record_sweep(campaign: dict, household: dict, outcome: str, note: str,
                  for person_id, given in answers.items() for item, value in given.items()]
         if facts:
             await Answer.insert(*facts)
-        status = await HouseholdStatus.select().where(
-            (HouseholdStatus.campaign == campaign["id"]) & (HouseholdStatus.household == household["id"])).first()
         if outcome or source == "self":
+            status = await HouseholdStatus.select().where(
+                (HouseholdStatus.campaign == campaign["id"]) & (HouseholdStatus.household == household["id"])).first()
             values = {"outcome": (status or {}).get("outcome", ""), "outcome_at": (status or {}).get("outcome_at"),
-                      "self_reported": bool(status and status["self_reported"]) or source == "self"}
-            if outcome and _later(values["outcome_at"], occurred):
-                values.update(outcome=outcome, outcome_at=occurred)
+                      "self_reported": bool(status and status["self_reported"])}
+            if source == "self":
+                values["self_reported"] = True  # new answers of the resident's, to confirm
+            elif _later(values["outcome_at"], occurred):
+                # A head at the door: the latest outcome, and what the resident said is confirmed.
+                values.update(outcome=outcome, outcome_at=occurred, self_reported=False)
             await _upsert_household(campaign["id"], household["id"], path, values)
         if answers:
             await _move_persons(campaign["id"], household["id"], path, answers, source, occurred)
@@ -258,12 +289,19 @@ async def _move_persons(campaign_id: int, household_id: int, path: str, answers:
         checked, sampled, checked_at = bool(row["checked"]), bool(row["sampled"]), row["checked_at"]
         self_reported = bool(row["self_reported"])
         if source == "self":
-            self_reported = True
+            self_reported = True  # until a head confirms it
         elif _later(checked_at, occurred):
-            # A head or a site saw the person: checked, unless they were found absent.
-            checked = given.get("present", "yes") != "no"
-            if "sampled" in given:
-                sampled = given["sampled"] == "yes"
+            if source == "site":
+                # A tick at the sampling site: sampled (or a mis-tap taken back); being
+                # sampled is being seen, and taking a tick back unsees nobody.
+                sampled = given.get("sampled") == "yes"
+                checked = checked or sampled
+            else:
+                # A head at the door: checked unless found absent; the resident's answers confirmed.
+                checked = given.get("present", "yes") != "no"
+                if "sampled" in given:
+                    sampled = given["sampled"] == "yes"
+                self_reported = False
             checked_at = occurred
         await db.fetch(
             "INSERT INTO person_status (campaign, person, household, path, checked, self_reported, sampled, checked_at)"
@@ -273,11 +311,14 @@ async def _move_persons(campaign_id: int, household_id: int, path: str, answers:
             campaign_id, person_id, household_id, path, checked, self_reported, sampled, checked_at)
 
 
-async def latest_answers(campaign_id: int, household_id: int) -> dict[int, dict[str, dict]]:
-    """Each member's latest answer per check, with who gave it (head, self, site)."""
-    rows = await Answer.select(Answer.person, Answer.item, Answer.value, Answer.source, Answer.occurred_at).where(
-        (Answer.campaign == campaign_id) & (Answer.household == household_id)).order_by(Answer.occurred_at).order_by(
-        Answer.id)
+async def latest_answers(campaign_id: int, household_id: int, source: str | None = None) -> dict[int, dict[str, dict]]:
+    """Each member's latest answer per check, with who gave it (head, self, site); only
+    from `source` when given (a resident's form shows their own answers, not the head's)."""
+    query = Answer.select(Answer.person, Answer.item, Answer.value, Answer.source, Answer.occurred_at).where(
+        (Answer.campaign == campaign_id) & (Answer.household == household_id))
+    if source:
+        query = query.where(Answer.source == source)
+    rows = await query.order_by(Answer.occurred_at).order_by(Answer.id)
     latest: dict[int, dict[str, dict]] = defaultdict(dict)
     for row in rows:
         latest[row["person"]][row["item"]] = row
@@ -322,7 +363,8 @@ class Coverage:
 
     @staticmethod
     def share(part: int, whole: int) -> int:
-        return round(100 * part / whole) if whole else 0
+        # Rounded down: 199 of 200 is 99%, never a 100% that is not done.
+        return 100 * part // whole if whole else 0
 
     @property
     def households_pct(self) -> int:
@@ -373,9 +415,8 @@ async def _count_under(campaign_id: int, prefix: str) -> dict[str, Coverage]:
 
 async def coverage_under(campaign: dict, prefix: str) -> dict[str, Coverage]:
     """Figures per place path under `prefix`: counted live, or kept on a closed campaign."""
-    if campaign["status"] == "closed" and campaign["figures"]:
-        kept = json.loads(campaign["figures"])
-        return {path: Coverage(**values) for path, values in kept.items() if path.startswith(prefix)}
+    if campaign["status"] == "closed":
+        return {path: c for path, c in (await kept_figures(campaign["id"])).items() if path.startswith(prefix)}
     return await _count_under(campaign["id"], prefix)
 
 
@@ -387,19 +428,31 @@ def rollup(figures: dict[str, Coverage], prefix: str) -> Coverage:
     return total
 
 
-async def rounds_at(place: dict, campaign: dict) -> list[tuple[dict, Coverage]]:
+async def rounds_at(place: dict, campaign: dict, current: dict[str, Coverage]) -> list[tuple[dict, Coverage]]:
     """Coverage at `place` across the campaigns of the same kind that reach it, oldest first
-    (the chart across testing rounds)."""
-    over = await Campaign.select().where(Campaign.kind == campaign["kind"]).order_by(Campaign.created_at)
+    (the chart across testing rounds); `current` is this campaign's figures, counted already."""
+    over = await Campaign.select(*LIST_COLUMNS).where(Campaign.kind == campaign["kind"]).order_by(Campaign.created_at)
     result = []
     for other in over:
-        if place["path"].startswith(other["path"]) or other["path"].startswith(place["path"]):
-            if other["id"] == campaign["id"] or other["status"] == "closed":
-                figures = await coverage_under(other, place["path"])
-            else:
-                continue  # another open campaign: not a round of this series yet
-            result.append((other, rollup(figures, place["path"])))
+        if not (place["path"].startswith(other["path"]) or other["path"].startswith(place["path"])):
+            continue
+        if other["id"] == campaign["id"]:
+            result.append((other, rollup(current, place["path"])))
+        elif other["status"] == "closed":  # another open campaign is not a round of this series yet
+            result.append((other, rollup(await kept_figures(other["id"]), place["path"])))
     return result[-12:]
+
+
+_kept: dict[int, dict[str, Coverage]] = {}
+
+
+async def kept_figures(campaign_id: int) -> dict[str, Coverage]:
+    """A closed campaign's figures per path; they never change, so they are parsed once."""
+    if campaign_id not in _kept:
+        row = await Campaign.select(Campaign.figures).where(Campaign.id == campaign_id).first()
+        kept = json.loads(row["figures"]) if row and row["figures"] else {}
+        _kept[campaign_id] = {path: Coverage(**values) for path, values in kept.items()}
+    return _kept[campaign_id]
 
 
 async def missing_under(campaign_id: int, prefix: str, limit: int | None) -> list[dict]:
@@ -407,11 +460,13 @@ async def missing_under(campaign_id: int, prefix: str, limit: int | None) -> lis
     order per place, each with its head count: the list a secretary chases at 10 p.m."""
     rows = await db.fetch_long(
         "SELECT h.id, h.path, h.kind, h.building, h.unit, h.floor, h.room, h.premises_kind, h.premises_name,"
-        " h.address, h.door_code, coalesce(s.outcome, '') AS outcome,"
+        " h.address, h.door_code, coalesce(s.outcome, '') AS outcome, pl.name AS place_name,"
         " (SELECT count(*) FROM person p WHERE p.household = h.id) AS persons"
-        " FROM household h LEFT JOIN household_status s ON s.household = h.id AND s.campaign = {}"
+        " FROM household h JOIN place pl ON pl.id = h.place"
+        " LEFT JOIN household_status s ON s.household = h.id AND s.campaign = {}"
         " WHERE h.path LIKE {} AND (s.outcome IS NULL OR s.outcome NOT IN ({}, {}))"
-        " ORDER BY h.path, h.sort_key" + ("" if limit is None else f" LIMIT {int(limit)}"),
+        # Shorter paths first, then by path: ids of one length compare as numbers.
+        " ORDER BY length(h.path), h.path, h.sort_key" + ("" if limit is None else f" LIMIT {int(limit)}"),
         campaign_id, f"{prefix}%", *REACHED)
     return rows
 

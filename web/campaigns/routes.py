@@ -3,8 +3,6 @@ resident's self-report."""
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,10 +17,11 @@ from web.audit.logic import record
 from web.campaigns import logic
 from web.campaigns.logic import Coverage
 from web.campaigns.tables import CAMPAIGN_KINDS, OUTCOMES, QUESTION_KINDS, REACHED, STANDARD_CHECKS, Campaign
-from web.core.display import campaign_kind_label, value_label
+from web.core import sheets
+from web.core.display import campaign_kind_label, kind_label, value_label
 from web.core.forms import Form
-from web.core.i18n import _
-from web.core.render import redirect, render
+from web.core.i18n import _, ngettext
+from web.core.render import is_htmx, redirect, render
 from web.core.scope import get_or_404
 from web.core.timeutil import now
 from web.households import logic as household_logic
@@ -39,7 +38,7 @@ MISSING_SHOWN = 200  # households listed as missing on a big place's page; the e
 async def _campaign(request: Request[Any, Any, Any], campaign_id: int) -> dict:
     """A campaign this user's work reaches, or 404."""
     principal = principal_of(request)
-    campaign = await Campaign.select().where(Campaign.id == campaign_id).first()
+    campaign = await Campaign.select(*logic.LIST_COLUMNS).where(Campaign.id == campaign_id).first()
     if campaign is None:
         raise NotFoundException()
     own = principal.is_resident and principal.household_path.startswith(campaign["path"])
@@ -171,6 +170,17 @@ class ProgressPage:
     def listing(self) -> bool:
         return self.place["kind"] in ("grid", "microgrid")
 
+    @property
+    def time_left(self) -> str:
+        """"5 hours left" or "overdue by 2 hours": what a secretary at 10 p.m. looks for first."""
+        deadline = self.campaign["deadline"]
+        if isinstance(deadline, str):
+            deadline = datetime.fromisoformat(deadline)
+        hours = round((deadline - now()).total_seconds() / 3600)
+        if hours >= 0:
+            return ngettext("%(num)s hour left", "%(num)s hours left", hours)
+        return ngettext("overdue by %(num)s hour", "overdue by %(num)s hours", -hours)
+
 
 def _expected_pct(campaign: dict) -> int:
     start, end = campaign["created_at"], campaign["deadline"]
@@ -207,7 +217,8 @@ async def _progress_page(request: Request[Any, Any, Any], campaign_id: int, plac
     trail = [p for p in await ancestors(place["path"]) if principal.scope.covers_path(p["path"])]
     return ProgressPage(
         campaign=campaign, place=place, trail=trail, figures=logic.rollup(figures, place["path"]), children=children,
-        households=households, missing=missing, rounds=await logic.rounds_at(place, campaign), expected_pct=expected,
+        households=households, missing=missing, rounds=await logic.rounds_at(place, campaign, figures),
+        expected_pct=expected,
         need=need, can_sweep=campaign["status"] == "open" and principal.can("sweep", place["path"]),
         can_close=campaign["status"] == "open" and principal.can("run_campaigns", campaign["path"]),
         child_kind=CHILD_KIND.get(place["kind"]),
@@ -248,14 +259,15 @@ async def _export_rows(request: Request[Any, Any, Any], campaign_id: int, place_
         raise NotFoundException()
     if what == "figures":
         figures = await logic.coverage_under(campaign, place["path"])
-        places = await Place.select(Place.name, Place.kind, Place.path).where(
-            Place.path.like(f"{place['path']}%")).order_by(Place.path)
-        rows: list[list[Any]] = [[_("Place"), _("Kind"), _("Households"), _("Reached"), _("Nobody home"), _("Refused"),
+        places = await Place.select(Place.name, Place.kind, Place.path).where(Place.path.like(f"{place['path']}%"))
+        places.sort(key=lambda p: [int(part) for part in p["path"].strip("/").split("/")])  # tree order
+        rows: list[list[Any]] = [[_("Place"), _("Kind"), _("Households"), _("Reached"), _("Nobody home"),
+                                  _("Refused entry"),
                                   _("Self-reported households"), _("Persons"), _("Checked"),
                                   _("Self-reported, not confirmed"), _("Sampled")]]
         for p in places:
             c = logic.rollup(figures, p["path"])
-            rows.append([p["name"], p["kind"], c.households, c.reached, c.revisit, c.refused, c.self_households,
+            rows.append([p["name"], kind_label(p["kind"]), c.households, c.reached, c.revisit, c.refused, c.self_households,
                          c.persons, c.checked, c.self_only, c.sampled])
     else:
         from web.core.display import household_address, outcome_label
@@ -278,30 +290,14 @@ def _filename(campaign: dict, place: dict, what: str, ext: str) -> str:
 async def export_csv(request: Request[Any, Any, Any], campaign_id: FromPath[int], place_id: FromPath[int],
                      what: FromQuery[str] = "figures") -> Response[bytes]:
     campaign, place, rows = await _export_rows(request, campaign_id, place_id, what)
-    buffer = io.StringIO()
-    csv.writer(buffer).writerows(rows)
-    # A BOM so that Excel, which most offices open it in, reads the Chinese right.
-    return Response(("\ufeff" + buffer.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{_filename(campaign, place, what, "csv")}"',
-        "Cache-Control": "no-store"})
+    return sheets.download(sheets.csv_bytes(rows), _filename(campaign, place, what, "csv"), "csv")
 
 
 @get("/campaigns/{campaign_id:int}/places/{place_id:int}/export.xlsx", guards=[staff])
 async def export_xlsx(request: Request[Any, Any, Any], campaign_id: FromPath[int], place_id: FromPath[int],
                       what: FromQuery[str] = "figures") -> Response[bytes]:
-    from openpyxl import Workbook
-
     campaign, place, rows = await _export_rows(request, campaign_id, place_id, what)
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=what)
-    for row in rows:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return Response(buffer.getvalue(), headers={
-        "Content-Disposition": f'attachment; filename="{_filename(campaign, place, what, "xlsx")}"',
-        "Cache-Control": "no-store"},
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return sheets.download(sheets.xlsx_bytes(rows, what), _filename(campaign, place, what, "xlsx"), "xlsx")
 
 
 # ---- the sweep form of one household -----------------------------------------------------------
@@ -320,8 +316,14 @@ class SweepPage:
     place_id: int
     next_id: int | None = None  # the next household not yet reached, in walking order
     resident: bool = False  # the resident's own self-report
+    can_add_person: bool = False
+    found: str = ""  # the name of a person just added at the door
     errors: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def closed(self) -> bool:
+        return self.campaign["status"] != "open"
 
     @property
     def outcome(self) -> str:
@@ -359,12 +361,13 @@ async def _sweep_page(request: Request[Any, Any, Any], campaign_id: int, househo
     page = SweepPage(
         campaign=campaign, household=household, members=await household_logic.members(household_id),
         questions=await logic.questions_of(campaign_id), checks=logic.checks_of(campaign),
-        latest=await logic.latest_answers(campaign_id, household_id),
+        latest=await logic.latest_answers(campaign_id, household_id, "self" if resident else None),
         visits=await logic.visits_of(campaign_id, household_id), trail=trail, place_id=household["place"],
         resident=resident,
     )
     if not resident:
         page.next_id = await logic.next_to_reach(campaign_id, household)
+        page.can_add_person = principal.can("manage_households", household["path"])
     return page
 
 
@@ -372,6 +375,14 @@ async def _sweep_page(request: Request[Any, Any, Any], campaign_id: int, househo
 async def sweep_page(request: Request[Any, Any, Any], campaign_id: FromPath[int],
                      household_id: FromPath[int]) -> Response[str]:
     return render(request, "pages/sweep.html", await _sweep_page(request, campaign_id, household_id))
+
+
+def _refuse_closed(request: Request[Any, Any, Any], page: SweepPage, form: Form, partial: str) -> Response[str]:
+    """Closed while this form was on its way (queued offline): refused with the reason."""
+    page.campaign = {**page.campaign, "status": "closed"}
+    form.errors["outcome"] = _("This campaign is closed: nothing more can be recorded in it.")
+    page.errors, page.values = form.errors, form.values
+    return render(request, "pages/sweep.html", page, partial=partial, status_code=422)
 
 
 def _closed(page: SweepPage, form: Form) -> bool:
@@ -397,8 +408,11 @@ async def record_sweep(request: Request[Any, Any, Any], campaign_id: FromPath[in
     if _closed(page, form) or not form.ok:
         page.errors, page.values = form.errors, form.values
         return render(request, "pages/sweep.html", page, partial="sweep", status_code=422)
-    await logic.record_sweep(page.campaign, page.household, outcome, note, answers, source="head",
-                             user_id=principal.user_id, occurred=occurred_at(request))
+    try:
+        await logic.record_sweep(page.campaign, page.household, outcome, note, answers, source="head",
+                                 user_id=principal.user_id, occurred=occurred_at(request))
+    except logic.CampaignClosed:
+        return _refuse_closed(request, page, form, "sweep")
     target = (f"/campaigns/{campaign_id}/households/{page.next_id}" if page.next_id
               else f"/campaigns/{campaign_id}/places/{page.place_id}")
     return redirect(request, target)
@@ -416,18 +430,25 @@ async def add_found_person(request: Request[Any, Any, Any], campaign_id: FromPat
     form = Form({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
     form.values["tags"] = ",".join(v for v in data.getall("tags", []) if isinstance(v, str))
     person = read_person(form)
-    if page.campaign["status"] != "open":
-        form.errors["name"] = _("This campaign is closed: nothing more can be recorded in it.")
     if not form.ok:
         page.errors, page.values = {f"new.{k}": v for k, v in form.errors.items()}, {
             f"new.{k}": v for k, v in form.values.items()}
         return render(request, "pages/sweep.html", page, partial="found", status_code=422)
     occurred = occurred_at(request)
-    async with db.write():
-        rows = await Person.insert(Person(household=household_id, path=page.household["path"], created_at=occurred,
-                                          **person)).returning(Person.id)
-        await logic.record_sweep(page.campaign, page.household, "", "", {rows[0]["id"]: {"present": "yes"}},
-                                 source="head", user_id=principal.user_id, occurred=occurred)
+    try:
+        async with db.write():
+            rows = await Person.insert(Person(household=household_id, path=page.household["path"],
+                                              created_at=occurred, **person)).returning(Person.id)
+            await logic.record_sweep(page.campaign, page.household, "", "", {rows[0]["id"]: {"present": "yes"}},
+                                     source="head", user_id=principal.user_id, occurred=occurred)
+    except logic.CampaignClosed:
+        form.errors["name"] = _("This campaign is closed: nothing more can be recorded in it.")
+        page.errors, page.values = {f"new.{k}": v for k, v in form.errors.items()}, {}
+        return render(request, "pages/sweep.html", page, partial="found", status_code=422)
+    if is_htmx(request):
+        # Only this block: what is typed on the sweep form above stays as it is.
+        page.found = person["name"]
+        return render(request, "pages/sweep.html", page, partial="found")
     return redirect(request, f"/campaigns/{campaign_id}/households/{household_id}")
 
 
@@ -455,9 +476,12 @@ async def self_report(request: Request[Any, Any, Any], campaign_id: FromPath[int
     if _closed(page, form) or not form.ok:
         page.errors, page.values = form.errors, form.values
         return render(request, "pages/sweep.html", page, partial="sweep", status_code=422)
-    await logic.record_sweep(page.campaign, page.household, "", "", answers, source="self", user_id=None,
-                             occurred=occurred_at(request))
-    return redirect(request, "/my")
+    try:
+        await logic.record_sweep(page.campaign, page.household, "", "", answers, source="self", user_id=None,
+                                 occurred=occurred_at(request))
+    except logic.CampaignClosed:
+        return _refuse_closed(request, page, form, "sweep")
+    return redirect(request, "/my?sent=1")
 
 
 routes = [campaigns_page, start_campaign, close_campaign, progress_page, export_csv, export_xlsx,

@@ -135,7 +135,7 @@ def outcome_label() -> dict[str, str]:
         "": _("Not reached"),
         "visited": _("Visited"),
         "nobody_home": _("Nobody home — revisit"),
-        "refused": _("Refused"),
+        "refused": _("Refused entry"),
         "vacant": _("Vacant"),
     }
 

@@ -34,6 +34,7 @@ def page_texts() -> dict[str, str]:
         "doorCodeInvalid": gettext("A door code is 8 letters and digits, as printed on the plate."),
         "cameraFailed": gettext("The camera could not be opened: type the code instead."),
         "notDoorPlate": gettext("This QR code is not a Gridline door plate."),
+        "savedHere": gettext("Saved on this phone"),
         "ready": gettext('Ready offline: %(pages)s pages, %(size)s', pages='%(pages)s', size='%(size)s'),    }
 
 

@@ -40,7 +40,7 @@ class HomePage:
     gaps_place_id: int | None = None  # where the to-do links lead (the first grid looked after)
     organisation: str = ""
     # Open campaigns over the user's places, with the figures at that place.
-    rounds: list[tuple[dict, dict, Coverage]] = field(default_factory=list)
+    rounds: list[tuple[dict, dict, Coverage | None]] = field(default_factory=list)
     can_sweep: bool = False
     duplicates: int = 0  # possible duplicate persons to merge or tell apart
     sites: list[dict] = field(default_factory=list)  # sampling sites where this user ticks residents
@@ -106,9 +106,10 @@ async def build_home(principal: Principal) -> HomePage:
             if page.gaps_place_id is None and (empty or no_phone):
                 page.gaps_place_id = grant.place_id
         for campaign in await campaigns.campaigns_over(grant.path):
-            figures = await campaigns.coverage_under(campaign, grant.path)
-            page.rounds.append((campaign, {"id": grant.place_id, "name": grant.place_name},
-                                campaigns.rollup(figures, grant.path)))
+            # The whole sub-district is counted on its progress page, not on every home load.
+            figures = (None if grant.place_kind == "subdistrict"
+                       else campaigns.rollup(await campaigns.coverage_under(campaign, grant.path), grant.path))
+            page.rounds.append((campaign, {"id": grant.place_id, "name": grant.place_name}, figures))
     page.can_sweep = principal.can("sweep")
     # Pairs are looked for within a grid: counted for those who look after grids, where it is quick.
     if any(g.place_kind in ("grid", "microgrid") for g in principal.places_for("manage_households")):

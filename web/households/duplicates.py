@@ -281,7 +281,15 @@ async def merge(principal: Principal, keep_id: int, drop_id: int) -> None:
         for column in _person_references():
             table = column._meta.table
             if table not in (PersonStatus, NotDuplicate):
-                await table.update({column: keep_id}).where(column == drop_id)
+                moved: dict[Any, Any] = {column: keep_id}
+                # Facts filed by household follow the kept person's household, or a form
+                # reading its household's answers would not find them.
+                columns = {c._meta.name: c for c in table._meta.columns}
+                if "household" in columns:
+                    moved[columns["household"]] = keep["household"]
+                if "path" in columns:
+                    moved[columns["path"]] = keep["path"]
+                await table.update(moved).where(column == drop_id)
         await _move_statuses(keep, drop_id)
         await _move_settled(keep_id, drop_id)
         await Conflict.update({Conflict.subject: f"person:{keep_id}", Conflict.path: keep["path"]}).where(

@@ -249,7 +249,8 @@ async def my_household(request: Request[Any, Any, Any]) -> Response[str]:
             entry["window"] = (f"{sampling.clock(sampling.local_minutes(slot['starts'], day))}"
                                f"–{sampling.clock(sampling.local_minutes(slot['ends'], day))}")
     return render(request, "pages/my.html", MyPage(household, await logic.members(household["id"]), heads, rounds,
-                                                   await campaign_logic.campaigns_over(household["path"])))
+                                                   await campaign_logic.campaigns_over(household["path"])),
+                  request_sent=request.query_params.get("sent") == "1")
 
 
 routes = [household_page, reveal_household, issue_link, revoke_links, add_person, person_page, edit_person, reveal_person,

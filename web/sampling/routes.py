@@ -16,7 +16,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 
 from web.accounts.auth import Principal, principal_of, staff
-from web.campaigns.logic import record_sweep
+from web.campaigns.logic import LIST_COLUMNS, CampaignClosed, record_sweep
 from web.campaigns.tables import Campaign, PersonStatus
 from web.core.forms import Form
 from web.core.i18n import _, ngettext
@@ -32,7 +32,7 @@ SITE_TEMPLATE = "pages/site.html"
 
 async def _round(campaign_id: int) -> dict:
     """A testing round, or a 404: other campaigns have no sampling."""
-    campaign = await Campaign.select(Campaign.all_columns(), Campaign.place.name).where(
+    campaign = await Campaign.select(*LIST_COLUMNS, Campaign.place.name).where(
         Campaign.id == campaign_id).first()
     if campaign is None or campaign["kind"] != "testing_round":
         raise NotFoundException()
@@ -94,7 +94,8 @@ async def _sampling_page(request: Request[Any, Any, Any], campaign_id: int) -> S
             ends = logic.local_minutes(slot["ends"], site["day"])
             slot.update({"from": logic.clock(starts), "to": logic.clock(ends),
                          "outside": starts < opens or ends > closes})
-        site.update(slots=mine, rate=logic.rate_text(site), per_minute_text=logic.number_text(site["per_minute"]),
+        site.update(can_open=principal.can("sample", site["path"]),  # the site's own page
+                    slots=mine, rate=logic.rate_text(site), per_minute_text=logic.number_text(site["per_minute"]),
                     capacity=spec.capacity(), persons=sum(s["persons"] for s in mine),
                     worst=max((s["wait"] for s in mine), default=0.0),
                     opens_text=site["opens"].strftime("%H:%M"), closes_text=site["closes"].strftime("%H:%M"))
@@ -366,8 +367,13 @@ async def tick_sampled(request: Request[Any, Any, Any], campaign_id: FromPath[in
         page = await _door_page(campaign, site, household)
         page.target, page.errors, page.values = household_id, form.errors, form.values
         return render(request, SITE_TEMPLATE, page, partial="door", status_code=422, h=household)
-    await record_sweep(campaign, household, "", "", answers, source="site", user_id=principal.user_id,
-                       occurred=occurred_at(request))
+    try:
+        await record_sweep(campaign, household, "", "", answers, source="site", user_id=principal.user_id,
+                           occurred=occurred_at(request))
+    except CampaignClosed:  # closed while this tick waited on a phone
+        page = await _door_page(campaign, site, household)
+        page.target, page.errors, page.values = household_id, {"sampled": _closed_message()}, form.values
+        return render(request, SITE_TEMPLATE, page, partial="door", status_code=422, h=household)
     if not is_htmx(request):
         return redirect(request, f"/campaigns/{campaign_id}/sites/{site_id}#d-{household['door_code']}")
     page = await _door_page(campaign, site, household)

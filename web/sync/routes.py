@@ -48,12 +48,15 @@ async def offline_urls(principal: Principal) -> list[str]:
                 # The newest open campaign's lists and each household's sweep form, so a whole
                 # round works offline; one round's forms fit the phone's budget, two would not.
                 for campaign in (await campaigns_over(grant.path))[:1]:
-                    urls += [f"/campaigns/{campaign['id']}/places/{grant.place_id}"]
-                    urls += [f"/campaigns/{campaign['id']}/places/{p['id']}" for p in places]
+                    # ("Not yet reached" filters these lists in the page: no second copy.)
+                    urls += [f"/campaigns/{campaign['id']}/places/{p}" for p in [grant.place_id, *(p["id"] for p in places)]]
                     urls += [f"/campaigns/{campaign['id']}/households/{h['id']}" for h in households]
     urls += [f"/campaigns/{s['campaign']}/sites/{s['id']}" for s in await sites_for(principal)]
     if principal.can("manage_households"):
-        urls += ["/conflicts", "/duplicates"]
+        urls.append("/conflicts")
+    # Duplicates are looked for within a grid: quick for those who look after grids.
+    if any(g.place_kind in ("grid", "microgrid") for g in principal.places_for("manage_households")):
+        urls.append("/duplicates")
     return list(dict.fromkeys(urls))
 
 
