@@ -33,6 +33,7 @@ test: $(STAMP) chromium
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.coverage $(BENCH_ARGS)
 
 # Re-extract translatable strings and merge them into the catalogues.
 messages: $(STAMP)

@@ -21,6 +21,7 @@ from web.core.forms import Form
 from web.core.i18n import _
 from web.core.scope import Scope
 from web.core.timeutil import local_zone, now
+from web.places.logic import under
 
 CODE_COLOURS = ("green", "yellow", "red")
 YES_NO = ("yes", "no")
@@ -354,8 +355,8 @@ class Coverage:
     sampled: int = 0
 
     def add(self, other: "Coverage") -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        for name in COVERAGE_FIELDS:  # a fixed tuple: a sub-district sums thousands of these
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     @property
     def missing(self) -> int:
@@ -379,18 +380,21 @@ class Coverage:
         return self.share(self.sampled, self.persons)
 
 
+COVERAGE_FIELDS = tuple(f.name for f in fields(Coverage))
+
+
 async def _count_under(campaign_id: int, prefix: str) -> dict[str, Coverage]:
-    """Live figures per place path: five index range scans."""
+    """Live figures per place path: four index range scans."""
     fetch = db.fetch if prefix.count("/") > 3 else db.fetch_long
-    like = f"{prefix}%"
+    where, low, high = under("path", prefix)
     result: dict[str, Coverage] = defaultdict(Coverage)
-    for row in await fetch("SELECT path, count(*) AS n FROM household WHERE path LIKE {} GROUP BY path", like):
+    for row in await fetch(f"SELECT path, count(*) AS n FROM household WHERE {where} GROUP BY path", low, high):
         result[row["path"]].households = row["n"]
-    for row in await fetch("SELECT path, count(*) AS n FROM person WHERE path LIKE {} GROUP BY path", like):
+    for row in await fetch(f"SELECT path, count(*) AS n FROM person WHERE {where} GROUP BY path", low, high):
         result[row["path"]].persons = row["n"]
     for row in await fetch(
             "SELECT path, outcome, self_reported, count(*) AS n FROM household_status"
-            " WHERE campaign = {} AND path LIKE {} GROUP BY path, outcome, self_reported", campaign_id, like):
+            f" WHERE campaign = {{}} AND {where} GROUP BY path, outcome, self_reported", campaign_id, low, high):
         figures = result[row["path"]]
         if row["outcome"] in REACHED:
             figures.reached += row["n"]
@@ -402,7 +406,8 @@ async def _count_under(campaign_id: int, prefix: str) -> dict[str, Coverage]:
             figures.self_households += row["n"]
     for row in await fetch(
             "SELECT path, checked, self_reported, sampled, count(*) AS n FROM person_status"
-            " WHERE campaign = {} AND path LIKE {} GROUP BY path, checked, self_reported, sampled", campaign_id, like):
+            f" WHERE campaign = {{}} AND {where} GROUP BY path, checked, self_reported, sampled",
+            campaign_id, low, high):
         figures = result[row["path"]]
         if row["checked"]:
             figures.checked += row["n"]
@@ -458,16 +463,17 @@ async def kept_figures(campaign_id: int) -> dict[str, Coverage]:
 async def missing_under(campaign_id: int, prefix: str, limit: int | None) -> list[dict]:
     """Households under `prefix` not yet reached (none, nobody home, refused), in walking
     order per place, each with its head count: the list a secretary chases at 10 p.m."""
+    where, low, high = under("h.path", prefix)
     rows = await db.fetch_long(
         "SELECT h.id, h.path, h.kind, h.building, h.unit, h.floor, h.room, h.premises_kind, h.premises_name,"
         " h.address, h.door_code, coalesce(s.outcome, '') AS outcome, pl.name AS place_name,"
         " (SELECT count(*) FROM person p WHERE p.household = h.id) AS persons"
         " FROM household h JOIN place pl ON pl.id = h.place"
         " LEFT JOIN household_status s ON s.household = h.id AND s.campaign = {}"
-        " WHERE h.path LIKE {} AND (s.outcome IS NULL OR s.outcome NOT IN ({}, {}))"
-        # Shorter paths first, then by path: ids of one length compare as numbers.
-        " ORDER BY length(h.path), h.path, h.sort_key" + ("" if limit is None else f" LIMIT {int(limit)}"),
-        campaign_id, f"{prefix}%", *REACHED)
+        f" WHERE {where} AND (s.outcome IS NULL OR s.outcome NOT IN ({{}}, {{}}))"
+        # In path order, which the path index gives, so the first page stops early.
+        " ORDER BY h.path, h.sort_key" + ("" if limit is None else f" LIMIT {int(limit)}"),
+        campaign_id, low, high, *REACHED)
     return rows
 
 

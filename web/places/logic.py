@@ -20,12 +20,22 @@ def child_path(parent_path: str, place_id: int) -> str:
     return f"{parent_path or '/'}{place_id}/"
 
 
+def under(column: str, prefix: str) -> tuple[str, str, str]:
+    """`column` under the place with path `prefix`, as a range for plain SQL:
+    (" col >= {} AND col < {}", low, high). Paths are digits and slashes, compared as
+    bytes, and "0" follows "/": so [prefix, prefix minus its slash + "0") is exactly the
+    paths that start with prefix. A range, unlike LIKE, stays an index range in a plan
+    prepared before the value is known (PostgreSQL's generic plans)."""
+    return f"{column} >= {{}} AND {column} < {{}}", prefix, prefix[:-1] + "0"
+
+
 async def tallies_under(prefix: str) -> dict[str, Tally]:
     """Households and persons per place path under `prefix`: two scans of the path index."""
     # A grid's figures are quick; a community's or the sub-district's scan tens of thousands of rows.
     fetch = db.fetch if prefix.count("/") > 3 else db.fetch_long
-    households = await fetch("SELECT path, count(*) AS n FROM household WHERE path LIKE {} GROUP BY path", f"{prefix}%")
-    persons = await fetch("SELECT path, count(*) AS n FROM person WHERE path LIKE {} GROUP BY path", f"{prefix}%")
+    where, low, high = under("path", prefix)
+    households = await fetch(f"SELECT path, count(*) AS n FROM household WHERE {where} GROUP BY path", low, high)
+    persons = await fetch(f"SELECT path, count(*) AS n FROM person WHERE {where} GROUP BY path", low, high)
     result: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for row in households:
         result[row["path"]][0] = row["n"]
