@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import sqlite3
+import string
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiosqlite
+from piccolo.columns import Column
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import (
@@ -146,6 +149,13 @@ class LoopSQLiteEngine(SQLiteEngine):
             self.print_query(query_id=self.get_query_id(), query=str(querystring))
         return self._connection_now().execute(query, args).fetchall()
 
+    def run_compiled(self, query: str, args: tuple[Any, ...]) -> list[dict]:
+        """A query already compiled for SQLite (`db.fetch`'s plain SQL), on the connection
+        of the moment."""
+        if self.log_queries:
+            self.print_query(query_id=self.get_query_id(), query=query)
+        return self._connection_now().execute(query, args).fetchall()
+
     async def run_ddl(self, ddl: str, in_pool: bool = False):
         return self._connection_now().execute(ddl).fetchall()
 
@@ -233,21 +243,70 @@ _after_commit: contextvars.ContextVar[list[Callable[[], None]] | None] = context
 )
 
 
+class WriteGroup:
+    """Several writes sent together (a phone's batch) in one transaction, each write a
+    savepoint of its own: a write that fails rolls back alone, as it would alone.
+
+    After-commit callbacks of a released write wait for the group's commit; `pending`
+    tells the caller to end the group there (so that what comes next meets exactly what
+    it would meet had that write been sent alone and committed)."""
+
+    def __init__(self, transaction: Any) -> None:
+        self.transaction = transaction
+        self.callbacks: list[Callable[[], None]] = []
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.callbacks)
+
+
+_group: contextvars.ContextVar[WriteGroup | None] = contextvars.ContextVar("write_group", default=None)
+
+
+@contextlib.asynccontextmanager
+async def grouped() -> AsyncIterator[WriteGroup]:
+    """One transaction around several independent writes (see `WriteGroup`). Reads inside
+    it see the group's earlier writes, as they would once committed one by one."""
+    if _after_commit.get() is not None or _group.get() is not None:
+        raise RuntimeError("a group of writes cannot be opened inside a write")
+    async with engine().transaction() as transaction:
+        group = WriteGroup(transaction)
+        token = _group.set(group)
+        try:
+            yield group
+        finally:
+            _group.reset(token)
+    for callback in group.callbacks:
+        callback()
+
+
 @contextlib.asynccontextmanager
 async def write() -> AsyncIterator[None]:
     """The one way to write: a transaction that commits everything inside it or nothing.
     Inside another write it joins that one (the idempotency record and its write commit
-    together)."""
+    together). Inside a group (`grouped()`) it is a savepoint of the group's transaction."""
     if _after_commit.get() is not None:
         async with engine().transaction():
             yield
         return
     token = _after_commit.set([])
     try:
-        async with engine().transaction():
+        group = _group.get()
+        if group is None:
+            async with engine().transaction():
+                yield
+            for callback in _after_commit.get() or []:
+                callback()
+            return
+        savepoint = await group.transaction.savepoint()
+        try:
             yield
-        for callback in _after_commit.get() or []:
-            callback()
+        except BaseException:
+            await savepoint.rollback_to()
+            await savepoint.release()
+            raise
+        await savepoint.release()
+        group.callbacks.extend(_after_commit.get() or [])
     finally:
         _after_commit.reset(token)
 
@@ -264,19 +323,41 @@ def after_commit(callback: Callable[[], None]) -> None:
 
 async def fetch_long(sql: str, *args: Any) -> list[dict]:
     """`fetch()` for a query known to take long (a whole sub-district's figures): on
-    SQLite it runs off the event loop so other requests go on meanwhile."""
+    SQLite it runs off the event loop so other requests go on meanwhile, except inside a
+    write, whose connection alone sees the write's rows."""
     engine_ = engine()
-    if isinstance(engine_, LoopSQLiteEngine):
+    if isinstance(engine_, LoopSQLiteEngine) and engine_.current_transaction.get() is None:
         query, query_args = QueryString(sql, *args).compile_string(engine_type=engine_.engine_type)
         return await engine_.fetch_in_thread(query, query_args)
     return await fetch(sql, *args)
 
 
 async def fetch(sql: str, *args: Any) -> list[dict]:
-    """Plain SQL for the few queries Piccolo's builder cannot express; `{}` placeholders.
-    Rows are plain dicts on every engine (asyncpg would give read-only records)."""
-    rows = await engine().run_querystring(QueryString(sql, *args))
+    """Plain SQL for the few queries Piccolo's builder cannot express, and for the few
+    that run so often its builder's cost shows; `{}` placeholders. Rows are plain dicts
+    on every engine (asyncpg would give read-only records)."""
+    engine_ = engine()
+    if isinstance(engine_, LoopSQLiteEngine):
+        compiled = _sqlite_sql(sql, len(args))
+        if compiled is not None and not any(isinstance(arg, (QueryString, Column)) for arg in args):
+            return engine_.run_compiled(compiled, args)
+    rows = await engine_.run_querystring(QueryString(sql, *args))
     return [row if isinstance(row, dict) else dict(row) for row in rows or []]
+
+
+@functools.lru_cache(maxsize=512)
+def _sqlite_sql(sql: str, count: int) -> str | None:
+    """`sql` with its `{}` placeholders as `?`, as Piccolo's QueryString compiles it for
+    plain values; None for anything else (escaped braces, a count that does not match):
+    the QueryString then does what it does with it."""
+    if "{{" in sql or "}}" in sql:
+        return None
+    parts = list(string.Formatter().parse(sql))
+    if sum(field is not None for _text, field, _spec, _conv in parts) != count:
+        return None
+    if any(field or spec or conv for _text, field, spec, conv in parts):  # "{0}", "{x}", "{:…}": not ours
+        return None
+    return "".join(text + ("?" if field is not None else "") for text, field, _spec, _conv in parts)
 
 
 async def migrate() -> None:

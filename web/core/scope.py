@@ -54,6 +54,11 @@ class Scope:
     def covers_path(self, path: str) -> bool:
         return any(path.startswith(prefix) for prefix in self.paths)
 
+    def covers(self, path: str, household_id: int | None = None) -> bool:
+        """`where()` for one row already read: its path, and its household if the table
+        has one (Household's own id, Person's household)."""
+        return self.covers_path(path) or (household_id is not None and household_id in self.household_ids)
+
     def where(self, table: type[Table]) -> Any:
         """A Piccolo where-clause limiting `table` to this scope."""
         clauses: list[Any] = [table.path.like(f"{prefix}%") for prefix in self.paths]  # type: ignore[attr-defined]
@@ -79,9 +84,44 @@ def _household_column(table: type[Table]) -> Any:
     return None
 
 
+_LOOKUPS: dict[tuple[type[Table], tuple[str, ...]], tuple[str, tuple[str, ...], str | None]] = {}
+
+
+def _lookup(table: type[Table], columns: tuple[Any, ...]) -> tuple[str, tuple[str, ...], str | None]:
+    """The plain SQL of `get_or_404` for `table` and `columns`, built once: the columns
+    asked for (all when none), named as Piccolo names them, plus what the scope check
+    reads (path, household)."""
+    key = (table, tuple(column._meta.name for column in columns))
+    known = _LOOKUPS.get(key)
+    if known is None:
+        chosen = columns or tuple(table._meta.columns)
+        names = tuple(column._meta.name for column in chosen)
+        household = _household_column(table)
+        household_name = household._meta.name if household is not None else None
+        extra = [table._meta.get_column_by_name(name) for name in ("path", household_name)
+                 if name and name not in names]
+        listed = ", ".join(f'"{column._meta.db_column_name}" AS "{column._meta.name}"' for column in (*chosen, *extra))
+        primary_key = table._meta.primary_key._meta.db_column_name
+        sql = f'SELECT {listed} FROM "{table._meta.tablename}" WHERE "{primary_key}" = {{}}'
+        known = _LOOKUPS[key] = (sql, names, household_name)
+    return known
+
+
 async def get_or_404(table: type[Table], pk: int, scope: Scope, *columns: Any) -> dict:
-    """One row of `table` by id, or a 404 when it does not exist or is out of scope."""
-    row = await table.select(*columns).where(table._meta.primary_key == pk).where(scope.where(table)).first()
-    if row is None:
+    """One row of `table` by id (the columns asked for, all when none), or a 404 when it
+    does not exist or is out of scope.
+
+    One plain query by primary key, then the scope's rule checked on the row: exactly
+    `Scope.where()` (a path under one of the scope's subtrees, or a household granted),
+    at a fraction of the cost of building the filtered query (replayed writes come in
+    bursts, and each begins here)."""
+    from web import db
+
+    sql, names, household_name = _lookup(table, columns)
+    rows = await db.fetch(sql, pk)
+    if not rows:
         raise NotFoundException()
-    return row
+    row = rows[0]
+    if not scope.covers(row["path"], row[household_name] if household_name else None):
+        raise NotFoundException()
+    return row if len(row) == len(names) else {name: row[name] for name in names}

@@ -137,7 +137,7 @@ async def add_person(request: Request[Any, Any, Any], household_id: FromPath[int
         page = await _household_page(request, household_id)
         return refused(request, "pages/household.html", page, form, "add_person")
     async with db.write():
-        await Person.insert(Person(household=household_id, path=household["path"], created_at=occurred_at(request), **person))
+        await logic.add_person(household_id, household["path"], occurred_at(request), person)
     return redirect(request, f"/households/{household_id}")
 
 

@@ -6,9 +6,10 @@ scope checks and the route. What an entry brings is its own: method, address, bo
 its Idempotency-Key, X-Occurred-At and X-Gridline-Owner. Who sends it and from where is
 the batch request's: its session cookie, origin and language, never an entry's.
 
-Entries run in order, one after another, each in its own transaction (as alone: a refused
-one rolls back only itself). An answer the worker would stop at (401, 408, 429, 5xx) ends
-the batch there: the entries after it wait, as they do one by one. The batch itself
+Entries run in order, one after another, each in a savepoint of one shared transaction
+(as alone: a refused one rolls back only itself; see `db.grouped()`), answered once it is
+committed. An answer the worker would stop at (401, 408, 429, 5xx) ends the batch there:
+the entries after it wait, as they do one by one. The batch itself
 carries no Idempotency-Key, so the idempotency middleware lets it through unrecorded;
 each entry is recorded on its own.
 """
@@ -25,6 +26,7 @@ from litestar import Request, Response, post
 from litestar.enums import MediaType
 from litestar.types import Message, Scope
 
+from web import db
 from web.accounts.auth import signed_in
 from web.core.i18n import _
 from web.sync.idempotency import UNSAFE
@@ -166,16 +168,29 @@ async def batch(request: Request[Any, Any, Any]) -> Response[dict]:
         return _refusal(413, _("A batch holds at most %(count)s writes.", count=MAX_ENTRIES))
     lent = [(k, v) for k, v in request.scope["headers"] if k.lower() in LENT_HEADERS]
     results: list[dict[str, Any]] = []
-    for entry in entries:
-        try:
-            scope, body = _entry_scope(request.scope, lent, entry)
-        except _Refused as refused:
-            results.append({"status": 400, "replayed": False, "body": str(refused)})
-            continue
-        result = await _dispatch(request.app, scope, body)
-        results.append(result)
-        if stops(result["status"]):
-            break
+    pending = iter(entries)
+    stopped = False
+    while not stopped and len(results) < len(entries):
+        # One transaction for the entries, each a savepoint of it (db.grouped()): what an
+        # entry writes, refuses or reads is what it would be alone, since its savepoint
+        # is released or rolled back on its own and later entries read through the same
+        # connection. An entry that leaves work for after the commit (forgetting revoked
+        # sessions) commits the group there; the rest goes on in a new one.
+        async with db.grouped() as group:
+            for entry in pending:
+                try:
+                    scope, body = _entry_scope(request.scope, lent, entry)
+                except _Refused as refused:
+                    results.append({"status": 400, "replayed": False, "body": str(refused)})
+                    continue
+                result = await _dispatch(request.app, scope, body)
+                results.append(result)
+                if stops(result["status"]):
+                    stopped = True
+                    break
+                if group.pending:
+                    break
+    # Answered only once everything in it is committed.
     return Response({"results": results}, media_type=MediaType.JSON, headers={"Cache-Control": "no-store"})
 
 
