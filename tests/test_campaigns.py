@@ -281,3 +281,22 @@ def test_progress_of_a_community_lists_grids_and_the_missing(as_user, call):
     for grid in grids:
         assert f"/campaigns/{campaign['id']}/places/{grid['id']}\"" in page.text
     assert "Still missing" in page.text
+
+
+def test_persons_away_at_a_reached_door_are_listed_until_checked(as_user, call):
+    grid = place_of(call, "gridhead")
+    campaign = new_campaign(call, grid, checks="present")
+    household = household_in(call, grid, 7)
+    people = members(call, household["id"])
+    if len(people) < 2:
+        pytest.skip("a household of one")
+    client = as_user("gridhead")
+    client.post(f"/campaigns/{campaign['id']}/households/{household['id']}",
+                data={"outcome": "visited", f"p{people[0]['id']}.present": "yes"})
+    page = client.get(f"/campaigns/{campaign['id']}/places/{household['place']}", headers=EN).text
+    card = page.split('id="unchecked"', 1)[1].split("</section>", 1)[0]
+    assert people[1]["name"] in card and people[0]["name"] not in card
+    client.post(f"/campaigns/{campaign['id']}/households/{household['id']}",
+                data={"outcome": "visited", **{f"p{p['id']}.present": "yes" for p in people}})
+    page = client.get(f"/campaigns/{campaign['id']}/places/{household['place']}", headers=EN).text
+    assert 'id="unchecked"' not in page or people[1]["name"] not in page.split('id="unchecked"', 1)[1]

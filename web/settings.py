@@ -31,6 +31,9 @@ class Settings:
     build: str = ""
     # Times are shown in the community's zone, whatever the server's clock zone is.
     timezone: str = "Asia/Shanghai"
+    # The address residents and plates use (https://…): links and QR codes printed on doors
+    # must not carry whatever host a proxy in front forwarded. Empty: the request's own.
+    public_url: str = ""
     debug: bool = False
 
     @property
@@ -56,6 +59,7 @@ class Settings:
             debug=env.get("GRIDLINE_DEBUG", "") == "1",
             timezone=env.get("GRIDLINE_TZ", "Asia/Shanghai"),
             build=env.get("GRIDLINE_BUILD", ""),
+            public_url=env.get("GRIDLINE_PUBLIC_URL", "").rstrip("/"),
         )
 
 

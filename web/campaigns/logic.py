@@ -499,3 +499,20 @@ async def open_for(household_id: int, path: str) -> list[dict]:
         status = statuses.get(campaign["id"])
         campaign["outcome"] = status["outcome"] if status else ""
     return campaigns
+
+
+async def unchecked_in_reached(campaign_id: int, prefix: str, limit: int) -> list[dict]:
+    """Persons registered in households already reached whom nobody checked: away when the
+    head called, or registered at a flat found vacant. 不漏一人: the door is done, they are not."""
+    persons, low, high = under("p.path", prefix)
+    statuses, _low, _high = under("s.path", prefix)
+    # The status range too: without it the plan walks every status row of the campaign.
+    return await db.fetch(
+        "SELECT p.id, p.name, p.household, s.outcome, h.kind, h.building, h.unit, h.floor, h.room,"
+        " h.premises_kind, h.premises_name, h.address, h.door_code"
+        " FROM person p JOIN household h ON h.id = p.household"
+        " JOIN household_status s ON s.household = p.household AND s.campaign = {} AND s.outcome IN ({}, {})"
+        " LEFT JOIN person_status ps ON ps.person = p.id AND ps.campaign = {}"
+        f" WHERE {persons} AND {statuses} AND (ps.checked IS NULL OR NOT ps.checked)"
+        f" ORDER BY h.sort_key, p.id LIMIT {int(limit)}",
+        campaign_id, *REACHED, campaign_id, low, high, low, high)

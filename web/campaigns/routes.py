@@ -161,6 +161,7 @@ class ProgressPage:
     missing: list[dict]  # a bigger place: households not yet reached (the first MISSING_SHOWN)
     rounds: list[tuple[dict, Coverage]]
     expected_pct: int  # where the campaign should be by now, if the work is spread evenly to the deadline
+    unchecked: list[dict] = field(default_factory=list)  # persons of reached households not checked
     need: str = ""
     can_sweep: bool = False
     can_close: bool = False
@@ -210,8 +211,10 @@ async def _progress_page(request: Request[Any, Any, Any], campaign_id: int, plac
     listing = place["kind"] in ("grid", "microgrid")
     households: list[dict] = []
     missing: list[dict] = []
+    unchecked: list[dict] = []
     if listing:
         households = await _sweep_list(campaign, place["path"], principal.scope, need)
+        unchecked = await logic.unchecked_in_reached(campaign["id"], place["path"], MISSING_SHOWN)
     else:
         missing = await logic.missing_under(campaign["id"], place["path"], MISSING_SHOWN)
     trail = [p for p in await ancestors(place["path"]) if principal.scope.covers_path(p["path"])]
@@ -219,7 +222,8 @@ async def _progress_page(request: Request[Any, Any, Any], campaign_id: int, plac
         campaign=campaign, place=place, trail=trail, figures=logic.rollup(figures, place["path"]), children=children,
         households=households, missing=missing, rounds=await logic.rounds_at(place, campaign, figures),
         expected_pct=expected,
-        need=need, can_sweep=campaign["status"] == "open" and principal.can("sweep", place["path"]),
+        unchecked=unchecked, need=need,
+        can_sweep=campaign["status"] == "open" and principal.can("sweep", place["path"]),
         can_close=campaign["status"] == "open" and principal.can("run_campaigns", campaign["path"]),
         child_kind=CHILD_KIND.get(place["kind"]),
     )

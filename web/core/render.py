@@ -100,6 +100,13 @@ def render(
     return Response(body, status_code=status_code, media_type="text/html; charset=utf-8", headers=headers)
 
 
+def public_base(request: Request[Any, Any, Any]) -> str:
+    """Where links handed to people point (GRIDLINE_PUBLIC_URL, else this request's host)."""
+    from web.settings import get_settings
+
+    return get_settings().public_url or str(request.base_url).rstrip("/")
+
+
 def redirect(request: Request[Any, Any, Any], url: str, cookies: list[Any] | None = None) -> Response[Any]:
     """See-other after a successful form. htmx gets HX-Redirect instead of a 303, because
     fetch would follow the 303 itself and swap the next page into the form."""

@@ -14,7 +14,7 @@ from web.accounts.auth import principal_of, staff
 from web.core.display import household_address
 from web.core.forms import Form
 from web.core.i18n import _
-from web.core.render import redirect, refused, render
+from web.core.render import public_base, redirect, refused, render
 from web.core.scope import get_or_404
 from web.doors import logic
 from web.households.tables import Household
@@ -77,7 +77,7 @@ class PlatesPage:
 
 
 async def _plates(request: Request[Any, Any, Any], households: list[dict]) -> list[list[dict]]:
-    base = str(request.base_url).rstrip("/")
+    base = public_base(request)
     households = await logic.with_grid_names(households)
     urls = [f"{base}/d/{h['door_code']}" for h in households]
     # segno is pure Python (a few ms a code): off the event loop.

@@ -20,7 +20,7 @@ from web.campaigns.isolation_logic import current_isolation
 from web.core.timeutil import today
 from web.core.forms import Form
 from web.core.i18n import _
-from web.core.render import redirect, refused, render
+from web.core.render import public_base, redirect, refused, render
 from web.core.scope import get_or_404
 from web.households import logic
 from web.households.logic import read_person  # shared with the register import
@@ -97,7 +97,7 @@ async def issue_link(request: Request[Any, Any, Any], household_id: FromPath[int
     if not page.can_issue_links:
         raise NotFoundException()
     token = await accounts.issue_link(household_id, principal_of(request).user_id)
-    base = str(request.base_url).rstrip("/")
+    base = public_base(request)
     page.new_link = f"{base}/h/{token}"
     page.new_link_qr = segno.make(page.new_link, error="m").svg_inline(scale=4, dark="#1d1b20", light="#ffffff")
     page.links += 1
