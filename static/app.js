@@ -457,4 +457,14 @@
     for (const row of list.querySelectorAll("li[data-reached], li[data-queued]")) row.hidden = missing;
     for (const other of document.querySelectorAll("a[data-show]")) other.classList.toggle("primary", other === button);
   });
+
+  // "Everyone present" on a sweep form: one tap for the usual door, then untick who was away.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("button[data-all-present]");
+    if (!button) return;
+    const form = button.closest("form");
+    for (const radio of form.querySelectorAll('input[type=radio][name$=".present"][value=yes]')) radio.checked = true;
+    const visited = form.querySelector("input[name=outcome][value=visited]");
+    if (visited) visited.checked = true;
+  });
 })();

@@ -146,7 +146,9 @@ def test_save_goes_to_the_next_household_not_yet_reached(as_user, call):
     answer = as_user("gridhead").post(f"/campaigns/{campaign['id']}/households/{first['id']}",
                                       data={"outcome": "nobody_home"}, follow_redirects=False)
     assert answer.status_code == 303
-    assert answer.headers["location"] == f"/campaigns/{campaign['id']}/households/{second['id']}"
+    assert answer.headers["location"] == f"/campaigns/{campaign['id']}/households/{second['id']}?saved={first['id']}"
+    shown = as_user("gridhead").get(answer.headers["location"], headers=EN)
+    assert "Saved: " in shown.text  # the next door says the last one was saved
 
 
 def test_a_missing_outcome_or_an_impossible_value_is_refused_beside_the_field(as_user, call):

@@ -18,7 +18,7 @@ from web.campaigns import logic
 from web.campaigns.logic import Coverage
 from web.campaigns.tables import CAMPAIGN_KINDS, OUTCOMES, QUESTION_KINDS, REACHED, STANDARD_CHECKS, Campaign
 from web.core import sheets
-from web.core.display import campaign_kind_label, kind_label, value_label
+from web.core.display import campaign_kind_label, household_address, kind_label, outcome_label, value_label
 from web.core.forms import Form
 from web.core.i18n import _, ngettext
 from web.core.render import is_htmx, redirect, render
@@ -244,9 +244,10 @@ async def _sweep_list(campaign: dict, prefix: str, scope: Any, need: str) -> lis
 
 @get("/campaigns/{campaign_id:int}/places/{place_id:int}", guards=[staff])
 async def progress_page(request: Request[Any, Any, Any], campaign_id: FromPath[int], place_id: FromPath[int],
-                        need: FromQuery[str] = "") -> Response[str]:
+                        need: FromQuery[str] = "", saved: FromQuery[str] = "") -> Response[str]:
     page = await _progress_page(request, campaign_id, place_id, "missing" if need == "missing" else "")
-    return render(request, "pages/campaign.html", page, partial="households")
+    return render(request, "pages/campaign.html", page, partial="households",
+                  saved=await _saved_address(request, saved))
 
 
 # ---- exports ----------------------------------------------------------------------------------
@@ -274,8 +275,6 @@ async def _export_rows(request: Request[Any, Any, Any], campaign_id: int, place_
             rows.append([p["name"], kind_label(p["kind"]), c.households, c.reached, c.revisit, c.refused, c.self_households,
                          c.persons, c.checked, c.self_only, c.sampled])
     else:
-        from web.core.display import household_address, outcome_label
-
         rows = [[_("Place"), _("Address"), _("Door code"), _("Status"), _("Persons")]]
         names = {p["path"]: p["name"] for p in await Place.select(Place.name, Place.path).where(
             Place.path.like(f"{place['path']}%"))}
@@ -375,10 +374,22 @@ async def _sweep_page(request: Request[Any, Any, Any], campaign_id: int, househo
     return page
 
 
+async def _saved_address(request: Request[Any, Any, Any], saved: str) -> str:
+    """The address of the household just saved (?saved=<id>), if it is the user's to see."""
+    if not saved.isdigit():
+        return ""
+    try:
+        household = await get_or_404(Household, int(saved), principal_of(request).scope)
+    except NotFoundException:
+        return ""
+    return household_address(household)
+
+
 @get("/campaigns/{campaign_id:int}/households/{household_id:int}", guards=[staff])
-async def sweep_page(request: Request[Any, Any, Any], campaign_id: FromPath[int],
-                     household_id: FromPath[int]) -> Response[str]:
-    return render(request, "pages/sweep.html", await _sweep_page(request, campaign_id, household_id))
+async def sweep_page(request: Request[Any, Any, Any], campaign_id: FromPath[int], household_id: FromPath[int],
+                     saved: FromQuery[str] = "") -> Response[str]:
+    return render(request, "pages/sweep.html", await _sweep_page(request, campaign_id, household_id),
+                  saved=await _saved_address(request, saved))
 
 
 def _refuse_closed(request: Request[Any, Any, Any], page: SweepPage, form: Form, partial: str) -> Response[str]:
@@ -417,9 +428,10 @@ async def record_sweep(request: Request[Any, Any, Any], campaign_id: FromPath[in
                                  user_id=principal.user_id, occurred=occurred_at(request))
     except logic.CampaignClosed:
         return _refuse_closed(request, page, form, "sweep")
+    # The next door says the last one was saved (online: offline the phone says so itself).
     target = (f"/campaigns/{campaign_id}/households/{page.next_id}" if page.next_id
               else f"/campaigns/{campaign_id}/places/{page.place_id}")
-    return redirect(request, target)
+    return redirect(request, f"{target}?saved={household_id}")
 
 
 @post("/campaigns/{campaign_id:int}/households/{household_id:int}/persons", guards=[staff])
