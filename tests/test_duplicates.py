@@ -290,3 +290,19 @@ def test_detection_is_quick_for_a_grid(world, call, spots):
     persons = _run(call, Person.count().where(Person.path.like(f"{spots['g1']['path']}%")))
     print(f"{world['engine']}: duplicates of a grid of {persons} persons: {per_query * 1000:.1f} ms")
     assert per_query < 0.5  # generous: a bound against a scan per person, not a benchmark
+
+
+def test_a_merged_persons_answers_follow_them_to_the_kept_household(as_user, call, spots, made):
+    """Two heads registered one renter at two doors of one grid: after the merge the kept
+    household's sweep form shows what was recorded for the dropped record."""
+    id_number = _id_number()
+    keep = _insert(call, made, spots["h_m1"], name=_name(), id_number=id_number)
+    drop = _insert(call, made, spots["h_m2"], name=_name(), id_number=id_number)
+    round_ = call(_campaign, spots["g1"], f"round {keep}")
+    made["campaigns"].append(round_["id"])
+    call(_sweep, round_, spots["h_m2"], "visited", {drop: {"present": "yes", "sampled": "yes"}}, "head", now())
+    merged = as_user("gridhead").post(f"/duplicates/merge/{drop}/into/{keep}", headers=_key(), follow_redirects=False)
+    assert merged.status_code == 303
+    latest = call(campaigns.latest_answers, round_["id"], spots["h_m1"]["id"])
+    assert latest[keep]["sampled"]["value"] == "yes"
+    assert not call(campaigns.latest_answers, round_["id"], spots["h_m2"]["id"]).get(drop)
