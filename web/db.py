@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import datetime
 import functools
 import sqlite3
 import string
@@ -339,10 +340,23 @@ async def fetch(sql: str, *args: Any) -> list[dict]:
     engine_ = engine()
     if isinstance(engine_, LoopSQLiteEngine):
         compiled = _sqlite_sql(sql, len(args))
-        if compiled is not None and not any(isinstance(arg, (QueryString, Column)) for arg in args):
+        if compiled is not None and _plain(args):
             return engine_.run_compiled(compiled, args)
     rows = await engine_.run_querystring(QueryString(sql, *args))
     return [row if isinstance(row, dict) else dict(row) for row in rows or []]
+
+
+# Argument types that are plain values to a query, never SQL of their own: checked by
+# type first, because `isinstance` against Piccolo's abstract QueryString and Column
+# costs microseconds an argument, and a replayed write passes some thirty arguments.
+_PLAIN_TYPES = frozenset({str, int, float, bool, bytes, type(None), datetime.datetime, datetime.date})
+
+
+def _plain(args: tuple[Any, ...]) -> bool:
+    """No argument is a QueryString or a Column (only those are SQL, not values)."""
+    return _PLAIN_TYPES.issuperset(map(type, args)) or not any(
+        isinstance(arg, (QueryString, Column)) for arg in args
+    )
 
 
 @functools.lru_cache(maxsize=512)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import time
@@ -73,8 +74,10 @@ class Principal:
                 return role
         return "none"
 
-    @property
+    @functools.cached_property
     def scope(self) -> Scope:
+        # Cached: a Principal is immutable and lives in the session cache, and every
+        # scoped read asks for it (a phone's batch does once per write).
         paths = tuple(sorted({g.path for g in self.grants if g.role in ABILITIES["browse"]}))
         households = set(self.assigned_household_ids)
         if self.household_id is not None:

@@ -58,39 +58,44 @@ def _refusal(status: int, message: str) -> Response[dict]:
                     headers={"Cache-Control": "no-store"})
 
 
-def _entry_scope(scope: Scope, lent: list[tuple[bytes, bytes]], entry: Any) -> tuple[dict, bytes]:
-    """The ASGI scope and body of one entry, as if it had come alone on this connection."""
-    unreadable = _("This saved request could not be read and was not applied.")
+def _unreadable() -> _Refused:
+    return _Refused(_("This saved request could not be read and was not applied."))
+
+
+def _entry_scope(scope: Scope, lent: list[tuple[bytes, bytes]], host: str, entry: Any) -> tuple[dict, bytes]:
+    """The ASGI scope and body of one entry, as if it had come alone on this connection
+    (`host`: the batch's own Host header, decoded once for all its entries)."""
     if not isinstance(entry, dict):
-        raise _Refused(unreadable)
+        raise _unreadable()
     method, url, body, headers = entry.get("method"), entry.get("url"), entry.get("body", ""), entry.get("headers", {})
     if (not isinstance(method, str) or method.upper() not in UNSAFE or not isinstance(url, str)
             or not isinstance(body, str) or not isinstance(headers, dict)):
-        raise _Refused(unreadable)
+        raise _unreadable()
     parts = urlsplit(url)
-    host = next((v for k, v in lent if k == b"host"), b"").decode("latin-1")
     if parts.scheme or parts.netloc:
         # A stored request names its full address: it must be this very site.
         if parts.scheme not in ("http", "https") or parts.netloc != host:
             raise _Refused(_("This saved request is not addressed to this app and was not applied."))
     if not parts.path.startswith("/") or parts.path.startswith("//"):
-        raise _Refused(unreadable)
+        raise _unreadable()
     path = unquote(parts.path)
     if posixpath.normpath(path).rstrip("/") == PATH:
         raise _Refused(_("A batch cannot hold another batch."))
     kept: list[tuple[bytes, bytes]] = []
+    keyed = False
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
-            raise _Refused(unreadable)
+            raise _unreadable()
         name = name.lower()
         if name in ENTRY_HEADERS or name.startswith("hx-"):
             try:
                 kept.append((name.encode("latin-1"), value.encode("latin-1")))
             except UnicodeEncodeError:
-                raise _Refused(unreadable) from None
-    if not any(name == b"idempotency-key" for name, _value in kept):
+                raise _unreadable() from None
+            keyed = keyed or name == "idempotency-key"
+    if not keyed:
         # Without a key a batch sent again (its answer lost) could apply a write twice.
-        raise _Refused(unreadable)
+        raise _unreadable()
     data = body.encode()
     kept.append((b"content-length", str(len(data)).encode()))
     return {
@@ -167,6 +172,7 @@ async def batch(request: Request[Any, Any, Any]) -> Response[dict]:
     if len(entries) > MAX_ENTRIES:
         return _refusal(413, _("A batch holds at most %(count)s writes.", count=MAX_ENTRIES))
     lent = [(k, v) for k, v in request.scope["headers"] if k.lower() in LENT_HEADERS]
+    host = next((v for k, v in lent if k == b"host"), b"").decode("latin-1")
     results: list[dict[str, Any]] = []
     pending = iter(entries)
     stopped = False
@@ -179,7 +185,7 @@ async def batch(request: Request[Any, Any, Any]) -> Response[dict]:
         async with db.grouped() as group:
             for entry in pending:
                 try:
-                    scope, body = _entry_scope(request.scope, lent, entry)
+                    scope, body = _entry_scope(request.scope, lent, host, entry)
                 except _Refused as refused:
                     results.append({"status": 400, "replayed": False, "body": str(refused)})
                     continue

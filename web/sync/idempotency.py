@@ -81,12 +81,21 @@ class IdempotentWrites(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         received = now()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        when, flagged = parse_occurred_at(headers.get("x-occurred-at"), received)
+        # The three headers read here, in one pass over the raw ones (the last of a
+        # repeated one wins, as a dict of them all would have it).
+        occurred_header = key = queued_by = None
+        for name, value in scope["headers"]:
+            name = name.lower()
+            if name == b"idempotency-key":
+                key = value.decode("latin-1")
+            elif name == b"x-occurred-at":
+                occurred_header = value.decode("latin-1")
+            elif name == b"x-gridline-owner":
+                queued_by = value.decode("latin-1")
+        when, flagged = parse_occurred_at(occurred_header, received)
         state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
         state["occurred_at"], state["clock_flagged"] = when, flagged
 
-        key = headers.get("idempotency-key")
         principal = scope.get("user")
         if scope["method"] not in UNSAFE or not key or not isinstance(principal, Principal):
             await next_app(scope, receive, send)
@@ -95,7 +104,6 @@ class IdempotentWrites(ASGIMiddleware):
             await _send_text(send, 400, i18n.gettext("This request carries a malformed Idempotency-Key."))
             return
         owner = owner_key(principal)
-        queued_by = headers.get("x-gridline-owner")
         if queued_by and queued_by != owner:
             # Saved on a phone by another user: it must not be applied under this session.
             await _send_text(send, 409, i18n.gettext("This saved request belongs to another user and was not applied."))
@@ -128,22 +136,22 @@ class IdempotentWrites(ASGIMiddleware):
                     status = start["status"] if start else 500
                     if not 200 <= status < 400:
                         raise _Rollback()
-                    # An answer marked no-store (personal data revealed) is not kept:
-                    # a repeat simply asks again, and is audited again.
-                    keep_answer = not any(
-                        k.lower() == b"cache-control" and b"no-store" in v
-                        for k, v in start.get("headers", [])  # type: ignore[union-attr]
-                    )
+                    # One pass over the answer's headers: what is replayed, its type, and
+                    # whether it may be kept at all. An answer marked no-store (personal
+                    # data revealed) is not kept: a repeat simply asks again, and is
+                    # audited again.
+                    keep_answer, kept, content_type = True, {}, None
+                    for k, v in start.get("headers", []):  # type: ignore[union-attr]
+                        lowered = k.lower()
+                        if lowered == b"cache-control" and b"no-store" in v:
+                            keep_answer = False
+                        elif lowered == b"content-type" and content_type is None:
+                            content_type = v.decode("latin-1")  # the first, as before
+                        name = lowered.decode("latin-1")
+                        if name in KEPT_HEADERS:
+                            kept[name] = v.decode("latin-1")
+                    content_type = content_type or ""
                     body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
-                    kept = {
-                        k.decode("latin-1").lower(): v.decode("latin-1")
-                        for k, v in start.get("headers", [])  # type: ignore[union-attr]
-                        if k.decode("latin-1").lower() in KEPT_HEADERS
-                    }
-                    content_type = next(
-                        (v.decode("latin-1") for k, v in start.get("headers", []) if k.lower() == b"content-type"),  # type: ignore[union-attr]
-                        "",
-                    )
                     if keep_answer:
                         await db.fetch(
                             "INSERT INTO idempotency_record (key, owner, method, path, status, content_type, headers,"
