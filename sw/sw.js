@@ -411,7 +411,14 @@ self.addEventListener("message", (event) => {
         if (data.texts) await setMeta("texts", data.texts);
         if (data.user) await setUser(data.user);
         // On the sign-in page nobody is signed in: no saved page may be served to whoever comes next.
-        if (data.signedOut) await setMeta("user", "");
+        if (data.signedOut) {
+          // Unsent work and the sign-in page: the session ended (sign-out refuses while work
+          // waits), whether or not a replay has met the 401 yet. Ask to sign in again.
+          const was = await getMeta("user");
+          if (was && (await entriesOf(was)).some((e) => e.state === "pending")) await setMeta("needsSignIn", true);
+          await setMeta("user", "");
+          await broadcast();
+        }
         break;
       case "status":
         reply(await outboxStatus());
