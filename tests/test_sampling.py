@@ -12,10 +12,10 @@ import uuid
 from datetime import timedelta
 
 from tests.conftest import sign_in
+from tests.test_campaigns import place_of, run
 from web import db
 from web.accounts import logic as accounts_logic
 from web.accounts.auth import Principal
-from web.accounts.tables import RoleGrant
 from web.campaigns.logic import create_campaign
 from web.campaigns.tables import Answer, Campaign, PersonStatus
 from web.core.display import mask_id, mask_phone
@@ -231,16 +231,6 @@ def test_places_no_site_serves_are_named():
 
 
 
-def run(call, query):
-    async def go():
-        return await query
-
-    return call(go)
-
-
-def place_of(call, username: str) -> dict:
-    grant = run(call, RoleGrant.select(RoleGrant.place).where(RoleGrant.user.username == username).first())
-    return run(call, Place.select().where(Place.id == grant["place"]).first())
 
 
 def new_round(call, place: dict, kind: str = "testing_round") -> int:

@@ -4,33 +4,19 @@ list when it holds the code, and with the server stopped for a household prepare
 from __future__ import annotations
 
 import re
-import sqlite3
-import time
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
 from .support import LiveServer, path_of, sign_in
+from .test_offline import CONTROLLED, IS_SAVED, read_db, wait_until
 
 pytestmark = pytest.mark.browser
 
 WRONG_SHAPE = "A door code is 8 letters and digits, as printed on the plate."
 # Failed loads are expected while the server is down; a 404 page is one the test asked for.
 OFFLINE_NOISE = ("ERR_CONNECTION_REFUSED", "ERR_INTERNET_DISCONNECTED", "ERR_FAILED", "status of 503")
-CONTROLLED = "() => !!(navigator.serviceWorker && navigator.serviceWorker.controller)"
-IS_SAVED = """async ([user, path]) => {
-  const cache = await caches.open(`gridline-pages-${user}`);
-  return !!(await cache.match(new URL(path, location.origin).toString()));
-}"""
-
-
-def read_db(server: LiveServer, sql: str, *args: Any) -> list[tuple]:
-    connection = sqlite3.connect(f"file:{server.data_dir / 'gridline.sqlite3'}?mode=ro", uri=True, timeout=5)
-    try:
-        return connection.execute(sql, args).fetchall()
-    finally:
-        connection.close()
 
 
 def grid_doors(server: LiveServer) -> list[tuple[int, str]]:
@@ -50,15 +36,6 @@ def unused_code(server: LiveServer) -> str:
     raise AssertionError("no unused door code")
 
 
-def wait_until(page: Any, check: Any, what: str, timeout_ms: int = 10_000) -> Any:
-    deadline = time.monotonic() + timeout_ms / 1000
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_ms} ms waiting for {what}")
-        page.wait_for_timeout(50)
 
 
 def type_code(page: Any, text: str) -> None:

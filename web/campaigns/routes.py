@@ -108,9 +108,7 @@ async def start_campaign(request: Request[Any, Any, Any]) -> Response[Any]:
     principal = principal_of(request)
     if not principal.can("run_campaigns"):
         raise NotFoundException()
-    data = await request.form()
-    form = Form({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
-    form.values["checks"] = ",".join(v for v in data.getall("checks", []) if isinstance(v, str))
+    form = await Form.read(request, lists=("checks",))
     questions = [{"kind": form.get(f"q{n}_kind"), "label": form.get(f"q{n}_label"), "choices": form.get(f"q{n}_choices")}
                  for n in range(QUESTION_ROWS)]
     values = logic.read_campaign(form, questions)
@@ -442,9 +440,7 @@ async def add_found_person(request: Request[Any, Any, Any], campaign_id: FromPat
     page = await _sweep_page(request, campaign_id, household_id)
     if not principal.can("manage_households", page.household["path"]):
         raise NotFoundException()
-    data = await request.form()
-    form = Form({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
-    form.values["tags"] = ",".join(v for v in data.getall("tags", []) if isinstance(v, str))
+    form = await Form.read(request, lists=("tags",))
     person = read_person(form)
     if not form.ok:
         page.errors, page.values = {f"new.{k}": v for k, v in form.errors.items()}, {

@@ -17,9 +17,14 @@ class Form:
     errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    async def read(cls, request: Request[Any, Any, Any]) -> "Form":
+    async def read(cls, request: Request[Any, Any, Any], lists: tuple[str, ...] = ()) -> "Form":
+        """The submitted fields, trimmed; a field in `lists` (checkboxes sharing a name)
+        keeps every value, comma-joined."""
         data = await request.form()
-        return cls({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
+        form = cls({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
+        for name in lists:
+            form.values[name] = ",".join(v for v in data.getall(name, []) if isinstance(v, str))
+        return form
 
     def get(self, name: str, default: str = "") -> str:
         return self.values.get(name, default)

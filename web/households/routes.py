@@ -117,13 +117,6 @@ async def revoke_links(request: Request[Any, Any, Any], household_id: FromPath[i
     return render(request, "pages/household.html", page, partial="links")
 
 
-async def _person_form(request: Request[Any, Any, Any]) -> Form:
-    data = await request.form()
-    form = Form({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
-    form.values["tags"] = ",".join(v for v in data.getall("tags", []) if isinstance(v, str))
-    return form
-
-
 @post("/households/{household_id:int}/persons", guards=[staff])
 async def add_person(request: Request[Any, Any, Any], household_id: FromPath[int]) -> Response[Any]:
     # Lean on purpose: replayed offline queues arrive as bursts of these.
@@ -131,7 +124,7 @@ async def add_person(request: Request[Any, Any, Any], household_id: FromPath[int
     household = await get_or_404(Household, household_id, principal.scope, Household.id, Household.path)
     if not principal.can("manage_households", household["path"]):
         raise NotFoundException()
-    form = await _person_form(request)
+    form = await Form.read(request, lists=("tags",))
     person = read_person(form)
     if not form.ok:
         page = await _household_page(request, household_id)
@@ -167,7 +160,7 @@ async def edit_person(request: Request[Any, Any, Any], person_id: FromPath[int])
     page = await _person_page(request, person_id)
     if not page.can_edit:
         raise NotFoundException()
-    form = await _person_form(request)
+    form = await Form.read(request, lists=("tags",))
     version = form.integer("version", 1, 2**31, required=True)
     values = read_person(form)
     for kept in ("phone", "id_number"):  # empty means "keep": they are never pre-filled
