@@ -26,7 +26,7 @@ from web.core.scope import get_or_404
 from web.core.timeutil import now
 from web.households import logic as household_logic
 from web.households.logic import read_person
-from web.households.tables import Household, Person
+from web.households.tables import Household
 from web.places.logic import ancestors
 from web.places.tables import CHILD_KIND, Place
 from web.sync.idempotency import occurred_at
@@ -449,9 +449,8 @@ async def add_found_person(request: Request[Any, Any, Any], campaign_id: FromPat
     occurred = occurred_at(request)
     try:
         async with db.write():
-            rows = await Person.insert(Person(household=household_id, path=page.household["path"],
-                                              created_at=occurred, **person)).returning(Person.id)
-            await logic.record_sweep(page.campaign, page.household, "", "", {rows[0]["id"]: {"present": "yes"}},
+            person_id = await household_logic.add_person(household_id, page.household["path"], occurred, person)
+            await logic.record_sweep(page.campaign, page.household, "", "", {person_id: {"present": "yes"}},
                                      source="head", user_id=principal.user_id, occurred=occurred)
     except logic.CampaignClosed:
         form.errors["name"] = _("This campaign is closed: nothing more can be recorded in it.")

@@ -106,16 +106,17 @@ async def search(scope: Scope, text: str, limit: int = 50, whole_phone_only: boo
 PERSON_COLUMNS = ("household", "path", "name", "sex", "birth_year", "phone", "id_number", "relation", "tags", "note",
                   "version", "created_at")
 _INSERT_PERSON = (f"INSERT INTO person ({', '.join(PERSON_COLUMNS)})"
-                  f" VALUES ({', '.join('{}' for _ in PERSON_COLUMNS)})")
+                  f" VALUES ({', '.join('{}' for _ in PERSON_COLUMNS)}) RETURNING id")
 
 
-async def add_person(household_id: int, path: str, created_at: datetime, person: dict[str, Any]) -> None:
+async def add_person(household_id: int, path: str, created_at: datetime, person: dict[str, Any]) -> int:
     """One new person (the fields `read_person` checked) in a household, inside the
     caller's write: one plain INSERT, every column given as `Person(...)` would give it
     (a timestamp is stored by the same adapter either way). Replayed offline queues
-    arrive as bursts of these."""
+    arrive as bursts of these. Returns the new person's id."""
     values = {"household": household_id, "path": path, "note": "", "version": 1, "created_at": created_at, **person}
-    await db.fetch(_INSERT_PERSON, *(values[column] for column in PERSON_COLUMNS))
+    rows = await db.fetch(_INSERT_PERSON, *(values[column] for column in PERSON_COLUMNS))
+    return rows[0]["id"]
 
 
 # Field checks shared by the forms and the register import: one set of rules.
