@@ -285,3 +285,41 @@ def open_resident_link(page: Any, server: LiveServer, demo: Demo) -> None:
 def path_of(page: Any) -> str:
     """The address bar's path and query, read from the page itself."""
     return page.evaluate("location.pathname + location.search")
+
+
+# ------------------------------------------------------------------- the app's own code, on its data
+
+_IN_APP = r"""
+import asyncio, json, sys
+
+from web import db
+from web.settings import get_settings
+
+{body}
+
+
+async def main():
+    engine = db.make_engine(get_settings())
+    db.bind(engine)
+    await db.start(engine)
+    try:
+        print(json.dumps(await setup(*sys.argv[1:])))
+    finally:
+        await db.stop(engine)
+
+
+asyncio.run(main())
+"""
+
+
+def in_app(server: LiveServer, body: str, *argv: str) -> dict:
+    """Run `body` (which defines `async def setup(*argv) -> dict`) with the app's own code on
+    the live server's database, in a process of its own; its answer as a dict. For what a
+    test needs there that no page makes (a campaign started, a site's slots generated)."""
+    import json
+    import textwrap
+
+    made = subprocess.run([sys.executable, "-c", _IN_APP.format(body=textwrap.dedent(body)), *argv], cwd=ROOT,
+                          env=server.env(), capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    return json.loads(made.stdout.strip().splitlines()[-1])

@@ -9,53 +9,37 @@ from the SQLite file, read-only.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from .support import ROOT, LiveServer, sign_in
+from .support import LiveServer, in_app, sign_in
 from .test_offline import IS_SAVED, OFFLINE_NOISE, outbox, read_db, user_key, wait_controlled, wait_until
 
 pytestmark = pytest.mark.browser
 
-SETUP = r"""
-import asyncio, json, sys
+SETUP = """
 from datetime import time, timedelta
 from decimal import Decimal
 
-from web import db
-from web.settings import get_settings
+from web.campaigns.logic import create_campaign
+from web.campaigns.tables import Campaign
+from web.core.timeutil import now, today
+from web.places.tables import Place
+from web.sampling import logic
 
 
-async def main():
-    engine = db.make_engine(get_settings())
-    db.bind(engine)
-    await db.start(engine)
-    try:
-        from web.campaigns.logic import create_campaign
-        from web.campaigns.tables import Campaign
-        from web.core.timeutil import now, today
-        from web.places.tables import Place
-        from web.sampling import logic
-
-        grid = await Place.select().where(Place.path == sys.argv[1]).first()
-        campaign_id = await create_campaign({"name": "第5轮全员核酸", "kind": "testing_round", "checks": "sampled",
-                                             "deadline": now() + timedelta(days=1), "questions": []}, grid, None)
-        campaign = await Campaign.select().where(Campaign.id == campaign_id).first()
-        site_id = await logic.save_site(campaign, {
-            "place": grid, "name": "网格广场采样点", "address": "", "stations": 2, "per_minute": Decimal("1.5"),
-            "day": today(), "opens": time(8, 0), "closes": time(12, 0)}, None)
-        plan, _sites, _units = await logic.generate(campaign)
-        print(json.dumps({"campaign": campaign_id, "site": site_id, "ok": plan.ok}))
-    finally:
-        await db.stop(engine)
-
-
-asyncio.run(main())
+async def setup(grid_path):
+    grid = await Place.select().where(Place.path == grid_path).first()
+    campaign_id = await create_campaign({"name": "第5轮全员核酸", "kind": "testing_round", "checks": "sampled",
+                                         "deadline": now() + timedelta(days=1), "questions": []}, grid, None)
+    campaign = await Campaign.select().where(Campaign.id == campaign_id).first()
+    site_id = await logic.save_site(campaign, {
+        "place": grid, "name": "网格广场采样点", "address": "", "stations": 2, "per_minute": Decimal("1.5"),
+        "day": today(), "opens": time(8, 0), "closes": time(12, 0)}, None)
+    plan, _sites, _units = await logic.generate(campaign)
+    return {"campaign": campaign_id, "site": site_id, "ok": plan.ok}
 """
 
 
@@ -63,10 +47,7 @@ def _round_with_a_site(server: LiveServer) -> dict[str, Any]:
     [(grid_path,)] = read_db(
         server, "SELECT p.path FROM role_grant g JOIN account a ON a.id = g.user JOIN place p ON p.id = g.place"
         " WHERE a.username = 'gridhead' AND g.role = 'grid_head'")
-    made = subprocess.run([sys.executable, "-c", SETUP, grid_path], cwd=ROOT, env=server.env(), capture_output=True,
-                          text=True, timeout=60)
-    assert made.returncode == 0, made.stderr
-    facts = json.loads(made.stdout.strip().splitlines()[-1])
+    facts = in_app(server, SETUP, grid_path)
     assert facts["ok"], "the grid fits the site's hours"
     return facts
 

@@ -4,55 +4,36 @@ lands under "needs attention" with the server's reason."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from .support import ROOT, LiveServer
+from .support import LiveServer, in_app
 from .test_offline import (OFFLINE_NOISE, SAVED_ON_PHONE, outbox, prepare_for_offline, read_db, signed_in_phone,
                            wait_until)
 
 pytestmark = pytest.mark.browser
 
-NEW_ROUND = r"""
-import asyncio, json, sys
+NEW_ROUND = """
 from datetime import timedelta
 
-from web import db
-from web.settings import get_settings
+from web.campaigns.logic import create_campaign
+from web.core.timeutil import now
+from web.places.tables import Place
 
 
-async def main():
-    engine = db.make_engine(get_settings())
-    db.bind(engine)
-    await db.start(engine)
-    try:
-        from web.campaigns.logic import create_campaign
-        from web.core.timeutil import now
-        from web.places.tables import Place
-
-        sub = await Place.select().where(Place.kind == "subdistrict").first()
-        campaign_id = await create_campaign({"name": "第6轮全员核酸", "kind": "testing_round", "checks": "present,sampled",
-                                             "deadline": now() + timedelta(days=1), "questions": []}, sub, None)
-        print(json.dumps({"campaign": campaign_id}))
-    finally:
-        await db.stop(engine)
-
-
-asyncio.run(main())
+async def setup():
+    sub = await Place.select().where(Place.kind == "subdistrict").first()
+    campaign_id = await create_campaign({"name": "第6轮全员核酸", "kind": "testing_round", "checks": "present,sampled",
+                                         "deadline": now() + timedelta(days=1), "questions": []}, sub, None)
+    return {"campaign": campaign_id}
 """
 
 
 def new_round(server: LiveServer) -> int:
-    made = subprocess.run([sys.executable, "-c", NEW_ROUND], cwd=ROOT, env=server.env(), capture_output=True,
-                          text=True, timeout=60)
-    assert made.returncode == 0, made.stderr
-    return json.loads(made.stdout.strip().splitlines()[-1])["campaign"]
+    return in_app(server, NEW_ROUND)["campaign"]
 
 
 def grid_households(server: LiveServer, count: int) -> list[tuple[int, int]]:
