@@ -299,14 +299,16 @@ async def write() -> AsyncIterator[None]:
             for callback in _after_commit.get() or []:
                 callback()
             return
-        savepoint = await group.transaction.savepoint()
+        # One name does: a write inside a write joins it, so savepoints never nest.
+        connection = group.transaction.connection
+        await connection.execute("SAVEPOINT gridline_write")
         try:
             yield
         except BaseException:
-            await savepoint.rollback_to()
-            await savepoint.release()
+            await connection.execute("ROLLBACK TO SAVEPOINT gridline_write")
+            await connection.execute("RELEASE SAVEPOINT gridline_write")
             raise
-        await savepoint.release()
+        await connection.execute("RELEASE SAVEPOINT gridline_write")
         group.callbacks.extend(_after_commit.get() or [])
     finally:
         _after_commit.reset(token)

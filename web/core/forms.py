@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from litestar import Request
 
@@ -20,10 +21,16 @@ class Form:
     async def read(cls, request: Request[Any, Any, Any], lists: tuple[str, ...] = ()) -> "Form":
         """The submitted fields, trimmed; a field in `lists` (checkboxes sharing a name)
         keeps every value, comma-joined."""
-        data = await request.form()
-        form = cls({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
+        if request.headers.get("content-type", "").lower().startswith("application/x-www-form-urlencoded"):
+            # Every form but a file upload: read straight from the body, as Litestar's
+            # own parser reads it, without building its multidict (replayed writes
+            # arrive in bursts, and each is read here).
+            pairs = parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True)
+        else:
+            pairs = list((await request.form()).multi_items())
+        form = cls({k: (v if isinstance(v, str) else "").strip() for k, v in pairs})
         for name in lists:
-            form.values[name] = ",".join(v for v in data.getall(name, []) if isinstance(v, str))
+            form.values[name] = ",".join(v for k, v in pairs if k == name and isinstance(v, str))
         return form
 
     def get(self, name: str, default: str = "") -> str:
