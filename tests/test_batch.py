@@ -113,6 +113,31 @@ def test_a_refused_entry_says_why_and_the_next_ones_still_go(as_user, call):
     assert records(call, [entries[1]["headers"]["idempotency-key"]]) == 0, "a refused write is not recorded"
 
 
+def test_a_key_sent_twice_in_one_batch_meets_its_own_first_answer(as_user, call):
+    """The batch looks its writes' keys up at once; a key it holds twice is looked up each
+    time, so the second copy is a replay, and a refused first copy leaves the corrected
+    second free to go (as when a phone resends a fixed write)."""
+    client = as_user("gridhead")
+    household = a_household(call, 31)
+    tag = f"批{uuid.uuid4().hex[:6]}"
+    twice, fixed = str(uuid.uuid4()), str(uuid.uuid4())
+    entries = [entry(household["id"], f"{tag}0", key=twice), entry(household["id"], "", key=fixed),
+               entry(household["id"], f"{tag}0", key=twice), entry(household["id"], f"{tag}1", key=fixed)]
+    answers = results(send(client, entries))
+    assert [(a["status"], a["replayed"]) for a in answers] == [(200, False), (422, False), (200, True), (200, False)]
+    assert count(call, household["id"], tag) == 2
+
+
+def test_a_key_another_user_recorded_is_refused_in_a_batch_too(as_user, call):
+    household = a_household(call, 32)
+    tag = f"批{uuid.uuid4().hex[:6]}"
+    key = str(uuid.uuid4())
+    assert results(send(as_user("gridhead"), [entry(household["id"], f"{tag}0", key=key)]))[0]["status"] == 200
+    answers = results(send(as_user("partyleader"), [entry(household["id"], f"{tag}1", key=key)], **EN))
+    assert answers[0]["status"] == 409 and "belongs to another user" in answers[0]["body"]
+    assert count(call, household["id"], tag) == 1
+
+
 def test_an_entry_out_of_scope_is_a_404_and_writes_nothing(as_user, call):
     client = as_user("gridhead")
     inside, outside = a_household(call, 24), a_household(call, 0, inside=False)

@@ -29,6 +29,9 @@ SECURITY_HEADERS = [
 ]
 # Paths that need neither a session nor a language (files, health).
 BARE_PREFIXES = ("/static/", "/healthz", "/ping", "/sw.js", "/favicon.ico")
+# The request's cookies, parsed once: the writes of a batch carry the batch's own Cookie
+# header (web.sync.batch lends it), and are handed these too instead of parsing it again.
+PARSED_COOKIES = "gridline_cookies"
 
 
 def same_origin(headers: dict[str, str]) -> bool:
@@ -96,8 +99,12 @@ class Edge(ASGIMiddleware):
         path: str = scope["path"]
 
         bare = path.startswith(BARE_PREFIXES)
-        cookies = {} if bare else _cookies(headers)
+        cookies: dict[str, str] = {}
         if not bare:
+            state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+            cookies = state.get(PARSED_COOKIES)
+            if cookies is None:
+                cookies = state[PARSED_COOKIES] = _cookies(headers)
             apply_locale(headers, cookies)
 
         if scope["method"] not in SAFE_METHODS and not same_origin(headers):

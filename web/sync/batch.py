@@ -16,9 +16,11 @@ each entry is recorded on its own.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import posixpath
+from collections import Counter
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -28,8 +30,9 @@ from litestar.types import Message, Scope
 
 from web import db
 from web.accounts.auth import signed_in
+from web.core.edge import PARSED_COOKIES
 from web.core.i18n import _
-from web.sync.idempotency import UNSAFE
+from web.sync.idempotency import KEY_IS_NEW, UNSAFE, new_keys
 
 log = logging.getLogger("gridline")
 
@@ -62,15 +65,11 @@ def _unreadable() -> _Refused:
     return _Refused(_("This saved request could not be read and was not applied."))
 
 
-def _entry_scope(scope: Scope, lent: list[tuple[bytes, bytes]], host: str, entry: Any) -> tuple[dict, bytes]:
-    """The ASGI scope and body of one entry, as if it had come alone on this connection
-    (`host`: the batch's own Host header, decoded once for all its entries)."""
-    if not isinstance(entry, dict):
-        raise _unreadable()
-    method, url, body, headers = entry.get("method"), entry.get("url"), entry.get("body", ""), entry.get("headers", {})
-    if (not isinstance(method, str) or method.upper() not in UNSAFE or not isinstance(url, str)
-            or not isinstance(body, str) or not isinstance(headers, dict)):
-        raise _unreadable()
+@functools.lru_cache(maxsize=256)
+def _target(url: str, host: str) -> tuple[str, bytes, bytes]:
+    """An entry's path, raw path and query string, read from its address; kept for the
+    next entries, which mostly go to the same few addresses (one household's page).
+    An address this app must not answer is refused (not kept: it is raised each time)."""
     parts = urlsplit(url)
     if parts.scheme or parts.netloc:
         # A stored request names its full address: it must be this very site.
@@ -81,8 +80,22 @@ def _entry_scope(scope: Scope, lent: list[tuple[bytes, bytes]], host: str, entry
     path = unquote(parts.path)
     if posixpath.normpath(path).rstrip("/") == PATH:
         raise _Refused(_("A batch cannot hold another batch."))
+    return path, parts.path.encode("latin-1", errors="replace"), parts.query.encode("latin-1", errors="replace")
+
+
+def _entry_scope(scope: Scope, lent: list[tuple[bytes, bytes]], host: str, entry: Any) -> tuple[dict, bytes, str]:
+    """The ASGI scope, body and Idempotency-Key of one entry, as if it had come alone on this connection
+    (`host`: the batch's own Host header, decoded once for all its entries; its Cookie
+    header is the batch's too, so are the cookies the edge parsed from it)."""
+    if not isinstance(entry, dict):
+        raise _unreadable()
+    method, url, body, headers = entry.get("method"), entry.get("url"), entry.get("body", ""), entry.get("headers", {})
+    if (not isinstance(method, str) or method.upper() not in UNSAFE or not isinstance(url, str)
+            or not isinstance(body, str) or not isinstance(headers, dict)):
+        raise _unreadable()
+    path, raw_path, query = _target(url, host)
     kept: list[tuple[bytes, bytes]] = []
-    keyed = False
+    key = None
     for name, value in headers.items():
         if not isinstance(name, str) or not isinstance(value, str):
             raise _unreadable()
@@ -92,8 +105,9 @@ def _entry_scope(scope: Scope, lent: list[tuple[bytes, bytes]], host: str, entry
                 kept.append((name.encode("latin-1"), value.encode("latin-1")))
             except UnicodeEncodeError:
                 raise _unreadable() from None
-            keyed = keyed or name == "idempotency-key"
-    if not keyed:
+            if name == "idempotency-key":
+                key = value  # the last one, as the idempotency middleware reads it
+    if key is None:
         # Without a key a batch sent again (its answer lost) could apply a write twice.
         raise _unreadable()
     data = body.encode()
@@ -108,11 +122,11 @@ def _entry_scope(scope: Scope, lent: list[tuple[bytes, bytes]], host: str, entry
         "client": scope.get("client"),
         "root_path": scope.get("root_path", ""),
         "path": path,
-        "raw_path": parts.path.encode("latin-1", errors="replace"),
-        "query_string": parts.query.encode("latin-1", errors="replace"),
+        "raw_path": raw_path,
+        "query_string": query,
         "headers": lent + kept,
-        "state": {IN_BATCH: True},
-    }, data
+        "state": {IN_BATCH: True, PARSED_COOKIES: scope["state"][PARSED_COOKIES]},
+    }, data, key
 
 
 async def _dispatch(app: Any, scope: dict, body: bytes) -> dict[str, Any]:
@@ -173,22 +187,34 @@ async def batch(request: Request[Any, Any, Any]) -> Response[dict]:
         return _refusal(413, _("A batch holds at most %(count)s writes.", count=MAX_ENTRIES))
     lent = [(k, v) for k, v in request.scope["headers"] if k.lower() in LENT_HEADERS]
     host = next((v for k, v in lent if k == b"host"), b"").decode("latin-1")
+    prepared: list[tuple[dict, bytes, str] | _Refused] = []
+    for entry in entries:
+        try:
+            prepared.append(_entry_scope(request.scope, lent, host, entry))
+        except _Refused as refused:
+            prepared.append(refused)
+    # A key sent twice in one batch is looked up each time: the second must meet the first's record.
+    once = Counter(item[2] for item in prepared if not isinstance(item, _Refused))
     results: list[dict[str, Any]] = []
-    pending = iter(entries)
-    stopped = False
-    while not stopped and len(results) < len(entries):
+    position, stopped = 0, False
+    while not stopped and position < len(prepared):
         # One transaction for the entries, each a savepoint of it (db.grouped()): what an
         # entry writes, refuses or reads is what it would be alone, since its savepoint
         # is released or rolled back on its own and later entries read through the same
         # connection. An entry that leaves work for after the commit (forgetting revoked
         # sessions) commits the group there; the rest goes on in a new one.
         async with db.grouped() as group:
-            for entry in pending:
-                try:
-                    scope, body = _entry_scope(request.scope, lent, host, entry)
-                except _Refused as refused:
-                    results.append({"status": 400, "replayed": False, "body": str(refused)})
+            new = await new_keys([item[2] for item in prepared[position:]
+                                  if not isinstance(item, _Refused) and once[item[2]] == 1])
+            while position < len(prepared):
+                item = prepared[position]
+                position += 1
+                if isinstance(item, _Refused):
+                    results.append({"status": 400, "replayed": False, "body": str(item)})
                     continue
+                scope, body, key = item
+                if key in new:
+                    scope["state"][KEY_IS_NEW] = True
                 result = await _dispatch(request.app, scope, body)
                 results.append(result)
                 if stops(result["status"]):

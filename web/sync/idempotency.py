@@ -16,7 +16,7 @@ the server is clamped to the server's time and flagged.
 from __future__ import annotations
 
 import json
-import uuid
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,7 +33,25 @@ from web.core.timeutil import now
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CLOCK_SKEW = timedelta(minutes=5)
 # Answer headers worth replaying: where to go next and what htmx should do.
-KEPT_HEADERS = ("location", "hx-redirect", "hx-trigger", "hx-location", "hx-retarget", "hx-reswap")
+KEPT_HEADERS = frozenset({b"location", b"hx-redirect", b"hx-trigger", b"hx-location", b"hx-retarget", b"hx-reswap"})
+# A key as phones make them (crypto.randomUUID()): the canonical form, 36 characters.
+_KEY = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+# Set by a batch (web.sync.batch) on a write whose key it looked up, with its other
+# writes' keys, in the same transaction and found new: the write need not look again.
+KEY_IS_NEW = "gridline_key_is_new"
+
+
+async def new_keys(keys: list[str]) -> set[str]:
+    """Which of `keys` have no record yet, in one query (inside the caller's transaction)."""
+    keys = [key for key in keys if len(key) == 36]  # only well-formed keys are ever recorded
+    if not keys:
+        return set()
+    rows = await db.fetch(
+        f"SELECT key FROM idempotency_record WHERE key IN ({', '.join('{}' for _ in keys)})", *keys
+    )
+    return set(keys) - {row["key"] for row in rows}
 
 
 class _Rollback(Exception):
@@ -62,11 +80,7 @@ def occurred_at(scope_or_request: Any) -> datetime:
 
 
 def _valid_key(key: str) -> bool:
-    try:
-        uuid.UUID(key)
-    except ValueError:
-        return False
-    return len(key) == 36
+    return _KEY.fullmatch(key) is not None
 
 
 async def _send_text(send: Send, status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -81,17 +95,19 @@ class IdempotentWrites(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         received = now()
-        # The three headers read here, in one pass over the raw ones (the last of a
-        # repeated one wins, as a dict of them all would have it).
+        # The headers read here, in one pass over the raw ones (the last of a repeated one
+        # wins, as a dict of them all would have it; ASGI gives their names in lower case).
         occurred_header = key = queued_by = None
+        compressible = False
         for name, value in scope["headers"]:
-            name = name.lower()
             if name == b"idempotency-key":
                 key = value.decode("latin-1")
             elif name == b"x-occurred-at":
                 occurred_header = value.decode("latin-1")
             elif name == b"x-gridline-owner":
                 queued_by = value.decode("latin-1")
+            elif name == b"accept-encoding":
+                compressible = True
         when, flagged = parse_occurred_at(occurred_header, received)
         state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
         state["occurred_at"], state["clock_flagged"] = when, flagged
@@ -108,8 +124,9 @@ class IdempotentWrites(ASGIMiddleware):
             # Saved on a phone by another user: it must not be applied under this session.
             await _send_text(send, 409, i18n.gettext("This saved request belongs to another user and was not applied."))
             return
-        # The stored answer is replayed as it was: keep it uncompressed (answers to writes are small).
-        scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"accept-encoding"]
+        if compressible:
+            # The stored answer is replayed as it was: keep it uncompressed (answers to writes are small).
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"accept-encoding"]
 
         captured: list[Message] = []
 
@@ -121,7 +138,7 @@ class IdempotentWrites(ASGIMiddleware):
         try:
             async with db.write():
                 # Plain SQL on purpose: this runs around every write a phone replays.
-                found = await db.fetch(
+                found = [] if scope["state"].get(KEY_IS_NEW) else await db.fetch(
                     "SELECT owner, status, content_type, headers, body FROM idempotency_record WHERE key = {}", key
                 )
                 existing = found[0] if found else None
@@ -147,9 +164,8 @@ class IdempotentWrites(ASGIMiddleware):
                             keep_answer = False
                         elif lowered == b"content-type" and content_type is None:
                             content_type = v.decode("latin-1")  # the first, as before
-                        name = lowered.decode("latin-1")
-                        if name in KEPT_HEADERS:
-                            kept[name] = v.decode("latin-1")
+                        elif lowered in KEPT_HEADERS:
+                            kept[lowered.decode("latin-1")] = v.decode("latin-1")
                     content_type = content_type or ""
                     body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
                     if keep_answer:
