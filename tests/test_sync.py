@@ -151,6 +151,33 @@ def test_a_stale_edit_becomes_a_conflict_the_grid_head_settles(as_user, call):
     assert q(call, Conflict.select().where(Conflict.id == conflict["id"]).first())["resolution"] == "submitted"
 
 
+def test_members_are_corrected_on_the_household_page_itself(as_user, call):
+    """The household's page (what a phone prepares) carries each member's correction form,
+    with the version it was made on; saved, it comes back to the household."""
+    client = as_user("gridhead")
+    household = a_household(call, 17)
+    members = q(call, Person.select().where(Person.household == household["id"]).order_by(Person.id))
+    page = client.get(f"/households/{household['id']}").text
+    for member in members:
+        assert f'id="edit-person-{member["id"]}"' in page and f'action="/persons/{member["id"]}"' in page
+    assert page.count('name="version"') == len(members)
+    assert all(member["phone"] not in page for member in members if member["phone"]), "phones stay masked"
+    member = members[0]
+    fields = {"name": member["name"] + "正", "sex": member["sex"] or "", "relation": member["relation"],
+              "birth_year": str(member["birth_year"] or ""), "version": str(member["version"]), "back": "household"}
+    saved = client.post(f"/persons/{member['id']}", data=fields, headers={"HX-Request": "true"})
+    assert saved.status_code == 200 and saved.headers["hx-redirect"] == f"/households/{household['id']}"
+    assert q(call, Person.select(Person.name).where(Person.id == member["id"]).first())["name"] == member["name"] + "正"
+    # Anything else in "back" is not an address: the person's own page.
+    fields.update(version=str(member["version"] + 1), back="https://elsewhere.example/")
+    elsewhere = client.post(f"/persons/{member['id']}", data=fields, follow_redirects=False)
+    assert elsewhere.status_code == 303 and elsewhere.headers["location"] == f"/persons/{member['id']}"
+    # Who may see the household but not correct persons (a party-group leader) sees no forms.
+    seen = as_user("partyleader").get(f"/households/{household['id']}")
+    assert seen.status_code == 200 and f'href="/persons/{member["id"]}"' in seen.text
+    assert 'id="edit-person-' not in seen.text
+
+
 def test_conflicts_are_scoped(as_user, call):
     assert as_user("partyleader").get("/conflicts").status_code == 404
     for conflict in q(call, Conflict.select().limit(3)):

@@ -241,7 +241,7 @@ def households(live_server: LiveServer) -> list[int]:
     rows = read_db(live_server, "SELECT id FROM household WHERE path LIKE ? ORDER BY sort_key", grid_path + "%")
     taken = {demo.resident_household, demo.neighbour_household, *demo.walking_order}
     free = [h for (h,) in rows if h not in taken]
-    assert len(free) >= 12, "enough households in the grid for one per test"
+    assert len(free) >= 13, "enough households in the grid for one per test"
     return free
 
 
@@ -323,6 +323,35 @@ def test_offline_write_is_pending_survives_the_tab_and_is_applied_once(open_page
     open_household(page, household)
     expect(page.locator("#members .list .main", has_text=name)).to_have_count(1)
     assert persons_named(server, household, name) == 1, "applied exactly once"
+    assert watch.problems(ignore=OFFLINE_NOISE) == []
+
+
+def test_a_member_corrected_on_the_saved_household_page_offline_is_applied_once(open_page, server, households, watch):
+    """Persons are corrected where the household's page lists them, so the page the phone
+    prepared is enough: the correction carries the version it was made on."""
+    page = signed_in_phone(open_page, server)
+    household = households[12]
+    [(person, before, version)] = read_db(
+        server, "SELECT id, name, version FROM person WHERE household = ? ORDER BY id LIMIT 1", household)
+    open_household(page, household)
+    wait_until(page, lambda: page.evaluate(IS_SAVED, [user_key(page), f"/households/{household}"]),
+               "the opened page to be saved on the phone")
+
+    with server.down():
+        response = page.reload()
+        assert response is not None and response.headers.get("x-gridline-cache") == "page"
+        page.locator(f"#edit-person-{person} summary").tap()
+        page.locator(f"#edit-person-{person} [name=name]").fill(before + "改")
+        page.locator(f"#edit-person-{person} button[type=submit]").tap()
+        expect_saved_on_phone(page, 1)
+        assert read_db(server, "SELECT name FROM person WHERE id = ?", person) == [(before,)]
+
+    page.goto("/")
+    wait_until(page, lambda: outbox(page) == [], "the outbox to empty after the page load replay")
+    assert read_db(server, "SELECT name, version FROM person WHERE id = ?", person) == [(before + "改", version + 1)]
+    assert read_db(server, "SELECT count(*) FROM conflict WHERE subject = ?", f"person:{person}") == [(0,)]
+    open_household(page, household)
+    expect(page.locator("#members .list .main", has_text=before + "改")).to_have_count(1)
     assert watch.problems(ignore=OFFLINE_NOISE) == []
 
 

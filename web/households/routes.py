@@ -173,7 +173,9 @@ async def edit_person(request: Request[Any, Any, Any], person_id: FromPath[int])
         user_id=principal_of(request).user_id, occurred=occurred_at(request),
     )
     if result.applied:
-        return redirect(request, f"/persons/{person_id}")
+        # Back to where the form stood: the household's page lists its members with this form.
+        back = form.get("back") == "household"
+        return redirect(request, f"/households/{page.household['id']}" if back else f"/persons/{person_id}")
     page.message = _("Someone changed this person while you were editing. Both versions are kept for the grid head to choose.")
     page.values = form.values
     return render(request, "pages/person.html", page, partial="edit", status_code=202)
