@@ -129,6 +129,45 @@ def test_any_interleaving_of_duplicates_reorders_and_retries_yields_exactly_n_ef
     assert sorted(r["name"] for r in names) == sorted(name for _, name in writes)
 
 
+def test_old_answers_lose_their_text_but_a_late_repeat_still_changes_nothing(as_user, call):
+    """A phone back after weeks with a write whose answer it lost: the record is still
+    there (only the text of its answer is shed), so the write is not applied twice."""
+    client = as_user("gridhead")
+    household = a_household(call, 19)
+    old, recent = str(uuid.uuid4()), str(uuid.uuid4())
+    for key, name in ((old, "迟到甲"), (recent, "迟到乙")):
+        assert write(client, household["id"], name, key=key).status_code == 200
+    weeks_ago = datetime.now(timezone.utc) - timedelta(days=30)
+    q(call, IdempotencyRecord.update({IdempotencyRecord.received_at: weeks_ago, IdempotencyRecord.body: "<p>答复</p>"})
+      .where(IdempotencyRecord.key == old))
+    q(call, IdempotencyRecord.update({IdempotencyRecord.body: "<p>答复</p>"}).where(IdempotencyRecord.key == recent))
+
+    cutoff = datetime.now(timezone.utc) - timedelta(days=7)
+    assert call(logic.shed_answers, cutoff) >= 1
+    assert call(logic.shed_answers, cutoff) == 0, "nothing left to shed"
+    kept = {r["key"]: r for r in q(call, IdempotencyRecord.select().where(IdempotencyRecord.key.is_in([old, recent])))}
+    assert kept[old]["body"] == "" and kept[old]["status"] == 200 and kept[recent]["body"] == "<p>答复</p>"
+
+    again = write(client, household["id"], "迟到甲", key=old)
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.headers["hx-redirect"] == f"/households/{household['id']}" and again.text == ""
+    assert count(call, household["id"], "迟到甲") == 1
+
+
+def test_shedding_goes_in_chunks_in_the_order_received(as_user, call):
+    client = as_user("gridhead")
+    household = a_household(call, 20)
+    keys = [str(uuid.uuid4()) for _ in range(5)]
+    for i, key in enumerate(keys):
+        write(client, household["id"], f"分批{i}", key=key)
+    start = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    for i, key in enumerate(keys):
+        q(call, IdempotencyRecord.update({IdempotencyRecord.received_at: start + timedelta(minutes=i // 2),
+                                          IdempotencyRecord.body: "x"}).where(IdempotencyRecord.key == key))
+    assert call(logic.shed_answers, start + timedelta(days=1), start, 2) == 5  # ties across chunks included
+    assert q(call, IdempotencyRecord.count().where(IdempotencyRecord.key.is_in(keys) & (IdempotencyRecord.body != ""))) == 0
+
+
 def test_a_stale_edit_becomes_a_conflict_the_grid_head_settles(as_user, call):
     client = as_user("gridhead")
     household = a_household(call, 16)

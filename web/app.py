@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -30,6 +31,7 @@ from web.places import routes as place_routes
 from web.register import routes as register_routes
 from web.sampling import routes as sampling_routes
 from web.settings import Settings, get_settings
+from web.sync import logic as sync_logic
 from web.sync import routes as sync_routes
 from web.sync.idempotency import IdempotentWrites
 
@@ -71,11 +73,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     engine = db.current_or_default()
 
+    chores: list[asyncio.Task] = []
+
     async def on_startup() -> None:
         await db.start(engine)
         await db.migrate()
+        chores.append(asyncio.create_task(sync_logic.shed_answers_regularly(settings.answer_days)))
 
     async def on_shutdown() -> None:
+        for chore in chores:
+            chore.cancel()
+        await asyncio.gather(*chores, return_exceptions=True)
+        chores.clear()
         await db.stop(engine)
 
     return Litestar(

@@ -34,6 +34,10 @@ class Settings:
     # The address residents and plates use (https://…): links and QR codes printed on doors
     # must not carry whatever host a proxy in front forwarded. Empty: the request's own.
     public_url: str = ""
+    # A write's first answer is kept in full this long, for a phone that lost it and sends
+    # the write again; then only its status and where it led (the record itself stays,
+    # so a write is never applied twice however late a phone comes back).
+    answer_days: int = 7
     debug: bool = False
 
     @property
@@ -60,6 +64,7 @@ class Settings:
             timezone=env.get("GRIDLINE_TZ", "Asia/Shanghai"),
             build=env.get("GRIDLINE_BUILD", ""),
             public_url=env.get("GRIDLINE_PUBLIC_URL", "").rstrip("/"),
+            answer_days=max(1, int(env.get("GRIDLINE_ANSWER_DAYS", "7"))),
         )
 
 

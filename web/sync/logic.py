@@ -6,9 +6,11 @@ server first; a stale edit is kept as a conflict beside the current values.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from piccolo.table import Table
@@ -86,4 +88,46 @@ async def settle(conflict: dict, table: type[Table], row_id: int, choice: str, u
                 table._meta.primary_key == row_id)
         await Conflict.update({Conflict.settled_at: now(), Conflict.settled_by: user_id, Conflict.resolution: choice}).where(
             Conflict.id == conflict["id"])
+
+
+# Old answers ----------------------------------------------------------------------------
+
+log = logging.getLogger("gridline")
+SHED_EVERY = timedelta(hours=6)
+
+
+async def shed_answers(before: datetime, since: datetime | None = None, chunk: int = 1000) -> int:
+    """Drop the stored text of the answers recorded before `before` (from `since` on, when
+    the earlier ones are known to be done); how many. The record itself stays for good,
+    with the answer's status and where it led: a phone that comes back however late with a
+    write it sent before is still answered "applied", and nothing changes. In chunks, in
+    the order received, so a backlog never holds SQLite's write lock for long."""
+    lower: Any = since or datetime(1970, 1, 1, tzinfo=timezone.utc)
+    shed = 0
+    while True:
+        async with db.write():
+            rows = await db.fetch(
+                "SELECT id, received_at FROM idempotency_record WHERE received_at >= {} AND received_at < {}"
+                " AND body <> '' ORDER BY received_at LIMIT {}", lower, before, chunk)
+            if not rows:
+                return shed
+            ids = [row["id"] for row in rows]
+            await db.fetch(f"UPDATE idempotency_record SET body = '' WHERE id IN ({', '.join('{}' for _ in ids)})",
+                           *ids)
+        shed += len(rows)
+        lower = rows[-1]["received_at"]  # already shed rows at that instant have no text left
+
+
+async def shed_answers_regularly(days: int) -> None:
+    """Runs as long as the app: every six hours, the answers older than `days` are shed."""
+    since = None
+    while True:
+        cutoff = now() - timedelta(days=days)
+        try:
+            if shed := await shed_answers(cutoff, since):
+                log.info("shed the stored text of %s answers older than %s days", shed, days)
+            since = cutoff
+        except Exception:  # the next round tries again; serving requests matters more
+            log.exception("shedding old answers failed")
+        await asyncio.sleep(SHED_EVERY.total_seconds())
 
