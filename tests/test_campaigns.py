@@ -16,6 +16,7 @@ from web.campaigns import logic
 from web.campaigns.tables import Answer, Campaign, HouseholdStatus, PersonStatus, Visit
 from web.households.tables import Household, Person
 from web.places.tables import Place
+from web.settings import get_settings
 
 EN = {"Accept-Language": "en"}
 HX = {"HX-Request": "true"}
@@ -237,6 +238,34 @@ def test_self_report_counts_apart_until_a_head_confirms(world, as_user, call, cl
               data={"outcome": "visited", f"p{people[0]['id']}.code": "green"})
     figures = logic.rollup(call(logic.coverage_under, campaign, household["path"]), household["path"])
     assert figures.self_only == 0 and figures.checked == 1 and figures.reached == 1
+
+
+def test_self_reports_are_limited_per_household_and_hour_and_nothing_typed_is_lost(call, client):
+    grid = place_of(call, "gridhead")
+    campaign = new_campaign(call, grid, checks="code")
+    household, neighbour = household_in(call, grid, 7), household_in(call, grid, 8)
+    limit = get_settings().self_reports_per_hour
+
+    def resident_of(home: dict) -> str:
+        """Signed in through the household's link; the name of a member's health-code field."""
+        token = call(accounts_logic.issue_link, home["id"], None)
+        client.cookies.clear()
+        assert client.get(f"/h/{token}", follow_redirects=False).status_code == 303
+        return f"p{members(call, home['id'])[0]['id']}.code"
+
+    field = resident_of(household)
+    for colour in (["green", "yellow"] * limit)[:limit]:
+        sent = client.post(f"/my/campaigns/{campaign['id']}", data={field: colour}, follow_redirects=False)
+        assert sent.status_code == 303
+    refused = client.post(f"/my/campaigns/{campaign['id']}", data={field: "red"}, headers={**EN, **HX})
+    assert refused.status_code == 429
+    assert f"This household has sent {limit} answers in the last hour" in html.unescape(refused.text)
+    assert 'value="red" checked' in refused.text or 'value="red" selected' in refused.text, "what was typed is kept"
+    since = datetime.now(timezone.utc) - timedelta(hours=1)
+    assert call(logic.self_reports_since, campaign["id"], household["id"], since) == limit
+    # Another household's link is not held back.
+    field = resident_of(neighbour)
+    assert client.post(f"/my/campaigns/{campaign['id']}", data={field: "green"}, follow_redirects=False).status_code == 303
 
 
 def test_a_person_found_at_the_door_is_registered_and_checked(as_user, call):

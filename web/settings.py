@@ -38,6 +38,9 @@ class Settings:
     # the write again; then only its status and where it led (the record itself stays,
     # so a write is never applied twice however late a phone comes back).
     answer_days: int = 7
+    # Self-reports a household may send per campaign in an hour (DESIGN §7: residents'
+    # requests are rate-limited; a household link may have leaked).
+    self_reports_per_hour: int = 10
     debug: bool = False
 
     @property
@@ -65,6 +68,7 @@ class Settings:
             build=env.get("GRIDLINE_BUILD", ""),
             public_url=env.get("GRIDLINE_PUBLIC_URL", "").rstrip("/"),
             answer_days=max(1, int(env.get("GRIDLINE_ANSWER_DAYS", "7"))),
+            self_reports_per_hour=max(1, int(env.get("GRIDLINE_SELF_REPORTS_PER_HOUR", "10"))),
         )
 
 

@@ -236,6 +236,15 @@ class CampaignClosed(Exception):
     """The campaign was closed (perhaps while the phone was offline): nothing is recorded."""
 
 
+async def self_reports_since(campaign_id: int, household_id: int, since: datetime) -> int:
+    """How many self-reports `household_id` sent for a campaign since `since` (each is
+    stored with its own time of receipt, and holds at least one answer)."""
+    rows = await db.fetch(
+        "SELECT count(DISTINCT received_at) AS n FROM answer WHERE campaign = {} AND household = {}"
+        " AND source = 'self' AND received_at > {}", campaign_id, household_id, since)
+    return rows[0]["n"]
+
+
 async def record_sweep(campaign: dict, household: dict, outcome: str, note: str,
                        answers: dict[int, dict[str, str]], *, source: str, user_id: int | None,
                        occurred: datetime) -> None:

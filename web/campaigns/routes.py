@@ -4,7 +4,7 @@ resident's self-report."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -29,6 +29,7 @@ from web.households.logic import read_person
 from web.households.tables import Household
 from web.places.logic import ancestors
 from web.places.tables import CHILD_KIND, Place
+from web.settings import get_settings
 from web.sync.idempotency import occurred_at
 
 QUESTION_ROWS = 3  # blank question rows on the new-campaign form
@@ -487,6 +488,12 @@ async def self_report(request: Request[Any, Any, Any], campaign_id: FromPath[int
     if _closed(page, form) or not form.ok:
         page.errors, page.values = form.errors, form.values
         return render(request, "pages/sweep.html", page, partial="sweep", status_code=422)
+    limit = get_settings().self_reports_per_hour
+    if await logic.self_reports_since(campaign_id, principal.household_id, now() - timedelta(hours=1)) >= limit:
+        page.errors = {"outcome": _("This household has sent %(n)s answers in the last hour. Wait a while, then send"
+                                    " again: what you entered is kept.", n=limit)}
+        page.values = form.values
+        return render(request, "pages/sweep.html", page, partial="sweep", status_code=429)
     try:
         await logic.record_sweep(page.campaign, page.household, "", "", answers, source="self", user_id=None,
                                  occurred=occurred_at(request))
