@@ -175,7 +175,7 @@ def value_label() -> dict[str, str]:
 @per_locale
 def field_label() -> dict[str, str]:
     return {
-        "name": _("Name"),
+        "name": _("Full name"),
         "sex": _("Sex"),
         "birth_year": _("Year of birth"),
         "phone": _("Phone"),
