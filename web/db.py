@@ -255,10 +255,30 @@ class WriteGroup:
     def __init__(self, transaction: Any) -> None:
         self.transaction = transaction
         self.callbacks: list[Callable[[], None]] = []
+        self.savepoint_open = False
 
     @property
     def pending(self) -> bool:
         return bool(self.callbacks)
+
+    async def savepoint(self) -> None:
+        """A savepoint for the next write. The previous write's is released only now, on
+        PostgreSQL in the same statement: a round trip a write fewer (the group's COMMIT
+        releases the last one). One name does: a write inside a write joins it, so
+        savepoints never nest."""
+        connection = self.transaction.connection
+        if not self.savepoint_open:
+            await connection.execute("SAVEPOINT gridline_write")
+        elif isinstance(connection, _WriterConnection):  # SQLite: one statement a call, no round trip
+            await connection.execute("RELEASE SAVEPOINT gridline_write")
+            await connection.execute("SAVEPOINT gridline_write")
+        else:
+            await connection.execute("RELEASE SAVEPOINT gridline_write; SAVEPOINT gridline_write")
+        self.savepoint_open = True
+
+    async def undo(self) -> None:
+        """Roll back the current write alone (its savepoint stays, released by the next)."""
+        await self.transaction.connection.execute("ROLLBACK TO SAVEPOINT gridline_write")
 
 
 _group: contextvars.ContextVar[WriteGroup | None] = contextvars.ContextVar("write_group", default=None)
@@ -299,16 +319,12 @@ async def write() -> AsyncIterator[None]:
             for callback in _after_commit.get() or []:
                 callback()
             return
-        # One name does: a write inside a write joins it, so savepoints never nest.
-        connection = group.transaction.connection
-        await connection.execute("SAVEPOINT gridline_write")
+        await group.savepoint()
         try:
             yield
         except BaseException:
-            await connection.execute("ROLLBACK TO SAVEPOINT gridline_write")
-            await connection.execute("RELEASE SAVEPOINT gridline_write")
+            await group.undo()
             raise
-        await connection.execute("RELEASE SAVEPOINT gridline_write")
         group.callbacks.extend(_after_commit.get() or [])
     finally:
         _after_commit.reset(token)
@@ -341,9 +357,20 @@ async def fetch(sql: str, *args: Any) -> list[dict]:
     on every engine (asyncpg would give read-only records)."""
     engine_ = engine()
     if isinstance(engine_, LoopSQLiteEngine):
-        compiled = _sqlite_sql(sql, len(args))
+        compiled = _compiled(sql, len(args), "sqlite")
         if compiled is not None and _plain(args):
             return engine_.run_compiled(compiled, args)
+    elif isinstance(engine_, PostgresEngine) and not engine_.log_queries:
+        # As Piccolo's engine runs a query (in the transaction of the moment, else on a
+        # pooled connection), without compiling the same text again for every call.
+        compiled = _compiled(sql, len(args), "postgres")
+        if compiled is not None and _plain(args):
+            current = engine_.current_transaction.get()
+            if current is not None:
+                return [dict(row) for row in await current.connection.fetch(compiled, *args)]
+            if engine_.pool is not None:
+                async with engine_.pool.acquire() as connection:
+                    return [dict(row) for row in await connection.fetch(compiled, *args)]
     rows = await engine_.run_querystring(QueryString(sql, *args))
     return [row if isinstance(row, dict) else dict(row) for row in rows or []]
 
@@ -362,10 +389,10 @@ def _plain(args: tuple[Any, ...]) -> bool:
 
 
 @functools.lru_cache(maxsize=512)
-def _sqlite_sql(sql: str, count: int) -> str | None:
-    """`sql` with its `{}` placeholders as `?`, as Piccolo's QueryString compiles it for
-    plain values; None for anything else (escaped braces, a count that does not match):
-    the QueryString then does what it does with it."""
+def _compiled(sql: str, count: int, engine_type: str) -> str | None:
+    """`sql` with its `{}` placeholders as Piccolo's QueryString compiles them for plain
+    values (`?` for SQLite, `$1`, `$2`… for PostgreSQL); None for anything else (escaped
+    braces, a count that does not match): the QueryString then does what it does with it."""
     if "{{" in sql or "}}" in sql:
         return None
     parts = list(string.Formatter().parse(sql))
@@ -373,7 +400,13 @@ def _sqlite_sql(sql: str, count: int) -> str | None:
         return None
     if any(field or spec or conv for _text, field, spec, conv in parts):  # "{0}", "{x}", "{:…}": not ours
         return None
-    return "".join(text + ("?" if field is not None else "") for text, field, _spec, _conv in parts)
+    compiled, number = [], 0
+    for text, field, _spec, _conv in parts:
+        compiled.append(text)
+        if field is not None:
+            number += 1
+            compiled.append("?" if engine_type == "sqlite" else f"${number}")
+    return "".join(compiled)
 
 
 async def migrate() -> None:
