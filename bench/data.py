@@ -77,7 +77,7 @@ def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def _generate(data_dir: Path, database_url: str) -> Generation:
+def _generate(data_dir: Path, database_url: str, size: str = "full") -> Generation:
     """Run the project's CLI in a subprocess and time it."""
     env = dict(os.environ)
     env.update(GRIDLINE_DATA=str(data_dir), PICCOLO_CONF="web.piccolo_conf")
@@ -85,8 +85,8 @@ def _generate(data_dir: Path, database_url: str) -> Generation:
         env["DATABASE_URL"] = database_url
     else:
         env.pop("DATABASE_URL", None)
-    command = [sys.executable, "-m", "web", "demo", "--size", "full"]
-    log(f"generating the full demo: {' '.join(command[1:])} (GRIDLINE_DATA={data_dir})")
+    command = [sys.executable, "-m", "web", "demo", "--size", size]
+    log(f"generating the {size} demo: {' '.join(command[1:])} (GRIDLINE_DATA={data_dir})")
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=GENERATION_TIMEOUT_S,
                           check=False)
@@ -157,8 +157,8 @@ def _pg_admin(dsn: str, statement: str) -> None:
     asyncio.run(run())
 
 
-def postgres_database(admin_dsn: str) -> Database:
-    """A fresh database on the server of `admin_dsn`, loaded with the full demo; dropped by cleanup()."""
+def postgres_database(admin_dsn: str, size: str = "full") -> Database:
+    """A fresh database on the server of `admin_dsn`, loaded with the demo of `size`; dropped by cleanup()."""
     host = urlsplit(admin_dsn).hostname or ""
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit(f"--postgres must point at this machine (127.0.0.1), not {host!r}")
@@ -176,7 +176,7 @@ def postgres_database(admin_dsn: str) -> Database:
 
     url = _with_database(admin_dsn, name)
     try:
-        generation = _generate(scratch, url)
+        generation = _generate(scratch, url, size)
     except BaseException:
         cleanup()
         raise

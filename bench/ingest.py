@@ -8,8 +8,8 @@ POST /households/{id}/persons with its own Idempotency-Key, X-Occurred-At and
 X-Gridline-Owner. Each replay is sent a second time with the same keys: every write must
 be answered from the idempotency record and add nothing.
 
-"Raw" is the floor, inserted with sqlite3 directly into the same database file while the
-server idles: the rows one replayed write stores (its person and its key's record, which
+"Raw" is the floor, inserted directly (sqlite3, or asyncpg with `--postgres`) into the same
+database while the server idles: the rows one replayed write stores (its person and its key's record, which
 commit together), each write in its own transaction; the person row alone, likewise; and
 all the person rows in one transaction (the best case). These machines are noisy, so the
 batched replay and the raw inserts run in alternating rounds, and the ratio reported is
@@ -19,6 +19,7 @@ the median of the rounds' own ratios.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -29,11 +30,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
+from bench import data
 from bench.data import ROOT, log
 from bench.server import HOST, Server
 
@@ -51,11 +55,6 @@ class Replay:
 
     def rate(self, writes: int) -> float:
         return writes / self.seconds
-
-
-def _count(db_path: Path, tag: str) -> int:
-    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as connection:
-        return connection.execute("SELECT count(*) FROM person WHERE name LIKE ?", (f"{tag}%",)).fetchone()[0]
 
 
 def _headers(server: Server, cookie: str) -> dict[str, str]:
@@ -123,38 +122,124 @@ def _batched(server: Server, cookie: str, owner: str, household: int, writes: li
     return Replay(elapsed, latencies, failures, replayed, server.cpu_seconds() - cpu)
 
 
-def _raw(db_path: Path, household: int, path: str, names: list[str], how: str) -> float:
-    """Seconds to insert `names` as persons of `household` with sqlite3 directly. `how`:
-    "same rows" (each person with an idempotency record like the one a replayed write
-    leaves, the two in one transaction), "person" (the person row alone, one transaction
-    each) or "one transaction" (all person rows at once)."""
-    connection = sqlite3.connect(db_path, isolation_level=None, timeout=30)
-    connection.execute("PRAGMA synchronous = NORMAL")  # as the app's connections
-    now = datetime.now(timezone.utc).isoformat()
-    person_rows = [(household, path, name, "", None, "", "", "other", "", "", 1, now) for name in names]
-    person_sql = ("INSERT INTO person (household, path, name, sex, birth_year, phone, id_number, relation, tags, note,"
-                  " version, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-    # What the idempotency middleware keeps of an htmx add-person answer.
-    record = ("u1", "POST", f"/households/{household}/persons", 200, "text/plain; charset=utf-8",
-              json.dumps({"hx-redirect": f"/households/{household}"}), "", now, now, False)
-    record_sql = ("INSERT INTO idempotency_record (key, owner, method, path, status, content_type, headers, body,"
-                  " occurred_at, received_at, clock_flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-    keys = [str(uuid.uuid4()) for _ in names]
-    started = time.perf_counter()
-    if how == "one transaction":
-        connection.execute("BEGIN IMMEDIATE")
-        connection.executemany(person_sql, person_rows)
-        connection.execute("COMMIT")
-    else:
-        for row, key in zip(person_rows, keys):
+# The database the server writes, seen directly: where the replay goes, what it left, and
+# the raw inserts the replay is set against ("how": "same rows" is each person with an
+# idempotency record like the one a replayed write leaves, the two in one transaction;
+# "person" the person row alone, one transaction each; "one transaction" all person rows
+# at once). The raw inserts run while the server idles (its connections hold no lock then).
+
+_PERSON = ("household", "path", "name", "sex", "birth_year", "phone", "id_number", "relation", "tags", "note", "version",
+           "created_at")
+_RECORD = ("key", "owner", "method", "path", "status", "content_type", "headers", "body", "occurred_at", "received_at",
+           "clock_flagged")
+_FIRST_HOUSEHOLD = ("SELECT h.id, h.path FROM household h JOIN place g ON h.path LIKE g.path || '%'"
+                    " WHERE g.id = (SELECT min(id) FROM place WHERE kind = 'grid') ORDER BY h.id LIMIT 1")
+
+
+def _rows(household: int, path: str, names: list[str]) -> tuple[list[tuple], list[tuple]]:
+    """The person rows, and the idempotency records an htmx add-person answer leaves."""
+    now = datetime.now(timezone.utc)
+    persons = [(household, path, name, "", None, "", "", "other", "", "", 1, now) for name in names]
+    records = [(str(uuid.uuid4()), "u1", "POST", f"/households/{household}/persons", 200, "text/plain; charset=utf-8",
+                json.dumps({"hx-redirect": f"/households/{household}"}), "", now, now, False) for _ in names]
+    return persons, records
+
+
+class SQLiteStore:
+    engine = "SQLite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def first_household(self) -> tuple[int, str]:
+        with sqlite3.connect(self.path) as connection:
+            return connection.execute(_FIRST_HOUSEHOLD).fetchone()
+
+    def count(self, tag: str) -> int:
+        with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as connection:
+            return connection.execute("SELECT count(*) FROM person WHERE name LIKE ?", (f"{tag}%",)).fetchone()[0]
+
+    def raw(self, household: int, path: str, names: list[str], how: str) -> float:
+        """Seconds to insert the rows with sqlite3, as `how` says."""
+        connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        connection.execute("PRAGMA synchronous = NORMAL")  # as the app's connections
+        persons, records = _rows(household, path, names)
+        # Stored as the app's adapter stores them (text in UTC).
+        persons = [(*row[:-1], str(row[-1])) for row in persons]
+        records = [(*row[:8], str(row[8]), str(row[9]), row[10]) for row in records]
+        person_sql = f"INSERT INTO person ({', '.join(_PERSON)}) VALUES ({', '.join('?' for _ in _PERSON)})"
+        record_sql = f"INSERT INTO idempotency_record ({', '.join(_RECORD)}) VALUES ({', '.join('?' for _ in _RECORD)})"
+        started = time.perf_counter()
+        if how == "one transaction":
             connection.execute("BEGIN IMMEDIATE")
-            connection.execute(person_sql, row)
-            if how == "same rows":
-                connection.execute(record_sql, (key, *record))
+            connection.executemany(person_sql, persons)
             connection.execute("COMMIT")
-    elapsed = time.perf_counter() - started
-    connection.close()
-    return elapsed
+        else:
+            for person, record in zip(persons, records):
+                connection.execute("BEGIN IMMEDIATE")
+                connection.execute(person_sql, person)
+                if how == "same rows":
+                    connection.execute(record_sql, record)
+                connection.execute("COMMIT")
+        elapsed = time.perf_counter() - started
+        connection.close()
+        return elapsed
+
+
+class PostgresStore:
+    engine = "PostgreSQL"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def _run(self, work: Callable[[Any], Awaitable[Any]]) -> Any:
+        import asyncpg
+
+        async def run() -> Any:
+            connection = await asyncpg.connect(self.url)
+            try:
+                return await work(connection)
+            finally:
+                await connection.close()
+
+        return asyncio.run(run())
+
+    def first_household(self) -> tuple[int, str]:
+        async def work(connection: Any) -> tuple[int, str]:
+            row = await connection.fetchrow(_FIRST_HOUSEHOLD)
+            return row["id"], row["path"]
+
+        return self._run(work)
+
+    def count(self, tag: str) -> int:
+        async def work(connection: Any) -> int:
+            return await connection.fetchval("SELECT count(*) FROM person WHERE name LIKE $1", f"{tag}%")
+
+        return self._run(work)
+
+    def raw(self, household: int, path: str, names: list[str], how: str) -> float:
+        """Seconds to insert the rows with asyncpg, as `how` says (the connection is made
+        before the clock starts)."""
+        persons, records = _rows(household, path, names)
+        person_sql = (f"INSERT INTO person ({', '.join(_PERSON)})"
+                      f" VALUES ({', '.join(f'${i + 1}' for i in range(len(_PERSON)))})")
+        record_sql = (f"INSERT INTO idempotency_record ({', '.join(_RECORD)})"
+                      f" VALUES ({', '.join(f'${i + 1}' for i in range(len(_RECORD)))})")
+
+        async def work(connection: Any) -> float:
+            started = time.perf_counter()
+            if how == "one transaction":
+                async with connection.transaction():
+                    await connection.executemany(person_sql, persons)
+            else:
+                for person, record in zip(persons, records):
+                    async with connection.transaction():
+                        await connection.execute(person_sql, *person)
+                        if how == "same rows":
+                            await connection.execute(record_sql, *record)
+            return time.perf_counter() - started
+
+        return self._run(work)
 
 
 def _median(values: list[float]) -> float:
@@ -191,20 +276,30 @@ def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--writes", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds of batched replay and raw inserts")
+    parser.add_argument("--postgres", metavar="DSN", help="run on PostgreSQL instead: a fresh database on this server"
+                        " (e.g. postgresql://127.0.0.1:5432/test), loaded with the small demo, dropped at the end")
     args = parser.parse_args(argv)
     n, rounds_wanted = args.writes, args.rounds
     if not 50 <= n <= 20_000 or not 1 <= rounds_wanted <= 15:
         parser.error("keep it bounded: 50 ≤ --writes ≤ 20000, 1 ≤ --rounds ≤ 15")
-    workdir = Path(tempfile.mkdtemp(prefix="gridline-ingest-"))
-    try:
+    if args.postgres:
+        database = data.postgres_database(args.postgres, size="small")
+        env, workdir, cleanup = database.env(), database.data_dir, database.cleanup
+        store: SQLiteStore | PostgresStore = PostgresStore(database.database_url)
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="gridline-ingest-"))
         env = {**os.environ, "GRIDLINE_DATA": str(workdir)}
         env.pop("DATABASE_URL", None)
-        subprocess.run([sys.executable, "-m", "web", "demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
-        db_path = workdir / "gridline.sqlite3"
-        with sqlite3.connect(db_path) as connection:
-            household, path = connection.execute(
-                "SELECT h.id, h.path FROM household h JOIN place g ON h.path LIKE g.path || '%'"
-                " WHERE g.id = (SELECT min(id) FROM place WHERE kind = 'grid') ORDER BY h.id LIMIT 1").fetchone()
+
+        def cleanup() -> None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    try:
+        if not args.postgres:
+            subprocess.run([sys.executable, "-m", "web", "demo"], cwd=ROOT, env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            store = SQLiteStore(workdir / "gridline.sqlite3")
+        household, path = store.first_household()
         server = Server(env, workdir / "server.log")
         server.start()
         run = uuid.uuid4().hex[:6]
@@ -213,7 +308,7 @@ def main(argv: list[str] | None = None) -> str:
             return [(str(uuid.uuid4()), f"{prefix}{run}-{i}") for i in range(count)]
 
         def raw(label: str, how: str) -> float:
-            return n / _raw(db_path, household, path, [f"{label}{run}-{i}" for i in range(n)], how)
+            return n / store.raw(household, path, [f"{label}{run}-{i}" for i in range(n)], how)
 
         try:
             cookie = server.sign_in("gridhead", "gridline-demo")
@@ -232,8 +327,8 @@ def main(argv: list[str] | None = None) -> str:
                 rounds.append(Round(batched, raw(f"原始{r}", "same rows"), raw(f"单行{r}", "person")))
             batched_again = _batched(server, cookie, owner, household, first_batch)
             raw_all = raw("整批", "one transaction")
-            single_applied = _count(db_path, f"逐条{run}-")
-            batch_applied = [_count(db_path, f"成批{r}{run}-") for r in range(rounds_wanted)]
+            single_applied = store.count(f"逐条{run}-")
+            batch_applied = [store.count(f"成批{r}{run}-") for r in range(rounds_wanted)]
         finally:
             server.stop()
 
@@ -250,7 +345,7 @@ def main(argv: list[str] | None = None) -> str:
                     f" {_p(replay.latencies, .95):.1f} |")
 
         lines = [
-            f"# Sync ingest: {n:,} queued writes replayed against the real server (SQLite)",
+            f"# Sync ingest: {n:,} queued writes replayed against the real server ({store.engine})",
             "",
             f"{datetime.now(timezone.utc).isoformat(timespec='seconds')} · one keep-alive connection per replay;"
             f" {rounds_wanted} rounds, each a batched replay of {n:,} new writes followed by raw inserts of as many,"
@@ -286,7 +381,8 @@ def main(argv: list[str] | None = None) -> str:
         report = "\n".join(lines)
         results = ROOT / "bench" / "results"
         results.mkdir(parents=True, exist_ok=True)
-        (results / "ingest.md").write_text(report + "\n", encoding="utf-8")
+        name = "ingest-postgres.md" if args.postgres else "ingest.md"
+        (results / name).write_text(report + "\n", encoding="utf-8")
         print(report)
         problems = []
         for label, applied in [*((f"batched round {i + 1}", a) for i, a in enumerate(batch_applied)),
@@ -302,7 +398,7 @@ def main(argv: list[str] | None = None) -> str:
             raise SystemExit("; ".join(problems))
         return report
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        cleanup()
 
 
 if __name__ == "__main__":
