@@ -107,15 +107,13 @@ async def shed_answers(before: datetime, since: datetime | None = None, chunk: i
     while True:
         async with db.write():
             rows = await db.fetch(
-                "SELECT id, received_at FROM idempotency_record WHERE received_at >= {} AND received_at < {}"
-                " AND body <> '' ORDER BY received_at LIMIT {}", lower, before, chunk)
-            if not rows:
-                return shed
-            ids = [row["id"] for row in rows]
-            await db.fetch(f"UPDATE idempotency_record SET body = '' WHERE id IN ({', '.join('{}' for _ in ids)})",
-                           *ids)
+                "UPDATE idempotency_record SET body = '' WHERE id IN (SELECT id FROM idempotency_record"
+                " WHERE received_at >= {} AND received_at < {} AND body <> '' ORDER BY received_at LIMIT {})"
+                " RETURNING received_at", lower, before, chunk)
+        if not rows:
+            return shed
         shed += len(rows)
-        lower = rows[-1]["received_at"]  # already shed rows at that instant have no text left
+        lower = max(row["received_at"] for row in rows)  # shed rows at that instant have no text left
 
 
 async def shed_answers_regularly(days: int) -> None:
