@@ -83,3 +83,36 @@ def test_service_worker_is_served_from_root_uncached(client):
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-cache"
     assert "__SHELL__" not in response.text and "/offline" in response.text
+
+
+def test_one_requests_cookies_never_serve_another_even_if_a_server_shares_their_state(world, call):
+    """The edge keeps a request's parsed cookies in its own scope: two requests that an
+    ASGI server handed the very same `state` dict still each get their own session."""
+    from web.accounts.tables import User
+
+    app = world["client"].app
+    shared: dict = {}
+
+    async def page_for(token: str) -> str:
+        chunks: list[bytes] = []
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+                 "path": "/account", "raw_path": b"/account", "query_string": b"", "root_path": "",
+                 "headers": [(b"host", b"testserver.local"), (b"cookie", f"gl_session={token}".encode())],
+                 "client": ("127.0.0.1", 1), "server": ("testserver.local", 80), "state": shared}
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await app(scope, receive, send)
+        return b"".join(chunks).decode()
+
+    async def name_of(username: str) -> str:
+        return (await User.select(User.display_name).where(User.username == username).first())["display_name"]
+
+    for username, other in (("gridhead", "volunteer"), ("volunteer", "gridhead")):
+        shown = call(page_for, sign_in(world, username))
+        assert call(name_of, username) in shown and call(name_of, other) not in shown

@@ -29,8 +29,9 @@ SECURITY_HEADERS = [
 ]
 # Paths that need neither a session nor a language (files, health).
 BARE_PREFIXES = ("/static/", "/healthz", "/ping", "/sw.js", "/favicon.ico")
-# The request's cookies, parsed once: the writes of a batch carry the batch's own Cookie
-# header (web.sync.batch lends it), and are handed these too instead of parsing it again.
+# The request's cookies, parsed once, kept in its scope (never in scope["state"], which an
+# ASGI server builds from state shared by every request): the writes of a batch carry the
+# batch's own Cookie header (web.sync.batch lends it), and are handed these too.
 PARSED_COOKIES = "gridline_cookies"
 
 
@@ -101,10 +102,9 @@ class Edge(ASGIMiddleware):
         bare = path.startswith(BARE_PREFIXES)
         cookies: dict[str, str] = {}
         if not bare:
-            state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
-            cookies = state.get(PARSED_COOKIES)
+            cookies = scope.get(PARSED_COOKIES)  # type: ignore[assignment]
             if cookies is None:
-                cookies = state[PARSED_COOKIES] = _cookies(headers)
+                cookies = scope[PARSED_COOKIES] = _cookies(headers)  # type: ignore[typeddict-unknown-key]
             apply_locale(headers, cookies)
 
         if scope["method"] not in SAFE_METHODS and not same_origin(headers):

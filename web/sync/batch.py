@@ -125,7 +125,8 @@ def _entry_scope(scope: Scope, lent: list[tuple[bytes, bytes]], host: str, entry
         "raw_path": raw_path,
         "query_string": query,
         "headers": lent + kept,
-        "state": {IN_BATCH: True, PARSED_COOKIES: scope["state"][PARSED_COOKIES]},
+        "state": {IN_BATCH: True},
+        PARSED_COOKIES: scope[PARSED_COOKIES],
     }, data, key
 
 
