@@ -9,30 +9,17 @@ from typing import Any
 from litestar import Litestar, Request, Response
 from litestar.config.compression import CompressionConfig
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
-from litestar.plugins.htmx import HTMXPlugin
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
 from web import db
-from web.accounts import admin as accounts_admin
-from web.accounts import routes as accounts_routes
-from web.audit import routes as audit_routes
-from web.campaigns import isolation as isolation_routes
-from web.campaigns import routes as campaign_routes
+from web.core import domain as domains
 from web.core import routes as core_routes
 from web.core.edge import Edge, add_headers, apply_locale
 from web.core.i18n import _
-from web.core.render import is_htmx, redirect, render, template_engine
-from web.doors import routes as door_routes
-from web.home import routes as home_routes
-from web.households import duplicates as duplicate_routes
-from web.households import routes as household_routes
-from web.places import routes as place_routes
-from web.register import routes as register_routes
-from web.sampling import routes as sampling_routes
+from web.core.render import install_domains, is_htmx, redirect, render, template_engine
 from web.settings import Settings, get_settings
-from web.sync import logic as sync_logic
-from web.sync import routes as sync_routes
+from web.sync import chores as chore_runner
 from web.sync.idempotency import IdempotentWrites
 
 log = logging.getLogger("gridline")
@@ -74,11 +61,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     engine = db.current_or_default()
 
     chores: list[asyncio.Task] = []
+    install_domains()
 
     async def on_startup() -> None:
         await db.start(engine)
         await db.migrate()
-        chores.append(asyncio.create_task(sync_logic.shed_answers_regularly(settings.answer_days)))
+        chores.append(asyncio.create_task(chore_runner.run_regularly(domains.chores())))
 
     async def on_shutdown() -> None:
         for chore in chores:
@@ -88,25 +76,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await db.stop(engine)
 
     return Litestar(
-        route_handlers=[
-            *core_routes.routes,
-            *home_routes.routes,
-            *accounts_routes.routes,
-            *accounts_admin.routes,
-            *place_routes.routes,
-            *household_routes.routes,
-            *register_routes.routes,
-            *audit_routes.routes,
-            *sync_routes.routes,
-            *campaign_routes.routes,
-            *isolation_routes.routes,
-            *sampling_routes.routes,
-            *door_routes.routes,
-            *duplicate_routes.routes,
-        ],
+        # The shell's routes, then every domain's (web/<domain>/domain.py).
+        route_handlers=[*core_routes.routes, *(r for d in domains.domains() for r in d.routes)],
         middleware=[Edge(), IdempotentWrites()],
         before_send=[add_headers],
-        plugins=[HTMXPlugin()],
         template_config=TemplateConfig(instance=template_engine),
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         exception_handlers={

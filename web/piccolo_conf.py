@@ -1,4 +1,4 @@
-"""Piccolo's configuration (found through PICCOLO_CONF=web.piccolo_conf).
+"""Piccolo's configuration (found through PICCOLO_CONF=web.piccolo_conf): every domain's app.
 
 The engine is whatever web.db has bound, or the one the environment describes when
 Piccolo's own CLI runs this first.
@@ -6,17 +6,10 @@ Piccolo's own CLI runs this first.
 
 from piccolo.conf.apps import AppRegistry
 
-APP_REGISTRY = AppRegistry(
-    apps=[
-        "web.places.piccolo_app",
-        "web.households.piccolo_app",
-        "web.accounts.piccolo_app",
-        "web.audit.piccolo_app",
-        "web.sync.piccolo_app",
-        "web.campaigns.piccolo_app",
-        "web.sampling.piccolo_app",
-    ]
-)
+from web.core.domain import domains
+
+# Every domain's Piccolo app, in the domains' order (a domain's tables before those that refer to them).
+APP_REGISTRY = AppRegistry(apps=[d.piccolo_app for d in domains() if d.piccolo_app])
 
 
 def __getattr__(name: str):

@@ -18,7 +18,8 @@ from web.campaigns import logic
 from web.campaigns.logic import Coverage
 from web.campaigns.tables import CAMPAIGN_KINDS, OUTCOMES, QUESTION_KINDS, REACHED, STANDARD_CHECKS, Campaign
 from web.core import sheets
-from web.core.display import campaign_kind_label, household_address, kind_label, outcome_label, value_label
+from web.campaigns.labels import campaign_kind_label, outcome_label, value_label
+from web.core.display import household_address, kind_label
 from web.core.forms import Form
 from web.core.i18n import _, ngettext
 from web.core.render import is_htmx, redirect, render

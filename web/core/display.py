@@ -99,7 +99,10 @@ def tag_label() -> dict[str, str]:
 
 @per_locale
 def audit_label() -> dict[str, str]:
-    return {
+    from web.core.domain import domains
+
+    declared = {action: label() for domain in domains() for action, label in domain.audit_actions.items()}
+    return declared | {
         "reveal": _("Viewed in full"),
         "export": _("Exported"),
         "import": _("Imported a register"),
@@ -116,59 +119,6 @@ def audit_label() -> dict[str, str]:
         "isolate": _("Put a household under isolation or changed its dates"),
         "end_isolation": _("Ended a household's isolation"),
         "merge_persons": _("Merged two records of one person"),
-    }
-
-
-@per_locale
-def campaign_kind_label() -> dict[str, str]:
-    return {
-        "testing_round": _("Testing round"),
-        "census": _("Census of special populations"),
-        "renters": _("Renters and transients check"),
-        "resweep": _("Re-sweep"),
-    }
-
-
-@per_locale
-def outcome_label() -> dict[str, str]:
-    return {
-        "": _("Not reached"),
-        "visited": _("Visited"),
-        "nobody_home": _("Nobody home — revisit"),
-        "refused": _("Refused entry"),
-        "vacant": _("Vacant"),
-    }
-
-
-@per_locale
-def check_label() -> dict[str, str]:
-    return {
-        "present": _("Present"),
-        "sampled": _("Sampled this round"),
-        "code": _("Health code"),
-        "itinerary": _("Itinerary"),
-        "doses": _("Vaccination doses"),
-        "symptoms": _("Symptoms"),
-        "needs": _("Special needs"),
-    }
-
-
-@per_locale
-def value_label() -> dict[str, str]:
-    return {
-        "yes": _("Yes"),
-        "no": _("No"),
-        "green": _("Green"),
-        "yellow": _("Yellow"),
-        "red": _("Red"),
-        "head": _("at the door"),
-        "self": _("self-reported"),
-        "site": _("at the sampling site"),
-        "yes_no": _("Yes / no"),
-        "choice": _("Choice"),
-        "number": _("Number"),
-        "date": _("Date"),
-        "text": _("Short text"),
     }
 
 
@@ -267,21 +217,5 @@ FILTERS = {
     "age": age,
     "address": household_address,
     "when": when,
-    "campaign_kind_label": campaign_kind_label,
-    "outcome_label": outcome_label,
-    "check_label": check_label,
-    "value_label": value_label,
 }
-def relations() -> list[tuple[str, str]]:
-    from web.households.tables import RELATIONS
-
-    return [(r, relation_label(r)) for r in RELATIONS]
-
-
-def _person_tags() -> tuple[str, ...]:
-    from web.households.tables import PERSON_TAGS
-
-    return PERSON_TAGS
-
-
-GLOBALS: dict[str, Any] = {"relations": relations, "person_tags": _person_tags(), "persons": persons}
+GLOBALS: dict[str, Any] = {"persons": persons}

@@ -9,8 +9,9 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from web.accounts.auth import SESSION_COOKIE, load_principal
 from web.core import i18n
+from web.core.auth import SESSION_COOKIE
+from web.core.domain import session_loader
 from web.settings import get_settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -113,7 +114,7 @@ class Edge(ASGIMiddleware):
 
         if not bare:
             token = cookies.get(SESSION_COOKIE)
-            principal = await load_principal(token, get_settings().session_idle_days) if token else None
+            principal = await session_loader()(token, get_settings().session_idle_days) if token else None
             scope["user"] = principal  # type: ignore[typeddict-unknown-key]
         await next_app(scope, receive, send)
 

@@ -48,6 +48,18 @@ def _make_environment() -> Environment:
 
 
 environment = _make_environment()
+
+
+def install_domains() -> None:
+    """Every domain's label filters and template globals, and the nav (called when the
+    app is made: the declarations import routes, which import this module)."""
+    from web.core.domain import nav_entries, template_globals, labels
+
+    environment.filters.update(labels())
+    environment.globals.update(template_globals())
+    environment.globals["nav_entries"] = nav_entries()
+    # The components module reads globals as they were when it was made: make it again.
+    environment.globals["ui"] = environment.get_template("ui/macros.html").make_module()
 texts.register()
 template_engine = JinjaTemplateEngine.from_environment(environment)
 

@@ -1,6 +1,7 @@
 """The one scope mechanism (DESIGN §3).
 
-A role held at a place covers that place and everything under it; a volunteer sees
+A role held at a place covers that place and everything under it (what each role may
+do there is the abilities the domains declare, web/core/domain.py); a volunteer sees
 only what their assignments grant; a resident sees only their own household. Every
 query of scoped data goes through `Scope.where()`, and every single-object lookup
 through `get_or_404()`, so out-of-scope data is a 404 wherever it is asked for.
@@ -14,24 +15,6 @@ from typing import Any
 from litestar.exceptions import NotFoundException
 from piccolo.columns.combination import Or, WhereRaw
 from piccolo.table import Table
-
-# What each role may do, at the places it covers.
-ABILITIES: dict[str, frozenset[str]] = {
-    "browse": frozenset({"commander", "secretary", "grid_head", "party_leader", "building_head"}),
-    # Phone and ID numbers unmasked: those who call and verify residents.
-    "reveal": frozenset({"commander", "secretary", "grid_head", "building_head"}),
-    "manage_accounts": frozenset({"commander", "secretary"}),
-    "manage_places": frozenset({"commander", "secretary", "grid_head"}),
-    "manage_households": frozenset({"commander", "secretary", "grid_head", "building_head"}),
-    "import_register": frozenset({"commander", "secretary", "grid_head"}),
-    "issue_links": frozenset({"commander", "secretary", "grid_head", "building_head"}),
-    "view_audit": frozenset({"commander", "secretary"}),
-    # Campaigns: started and closed by the sub-district or a community; swept by the three heads.
-    "run_campaigns": frozenset({"commander", "secretary"}),
-    "sweep": frozenset({"commander", "secretary", "grid_head", "party_leader", "building_head"}),
-    # Ticking residents sampled at a sampling site: volunteers too, at the sites of their place.
-    "sample": frozenset({"commander", "secretary", "grid_head", "party_leader", "building_head", "volunteer"}),
-}
 
 # Staff roles from the top down; a user's "main" role is the highest they hold.
 ROLE_ORDER = ("commander", "secretary", "grid_head", "party_leader", "building_head", "volunteer")
@@ -75,12 +58,13 @@ class Scope:
 
 
 def _household_column(table: type[Table]) -> Any:
-    from web.households.tables import Household, Person
+    """The column by which a household granted outright (a resident's own, a volunteer's
+    stop) reaches rows of `table`: declared by its domain (`PathCopy.grants_household`)."""
+    from web.core.domain import path_copies
 
-    if table is Household:
-        return Household.id
-    if table is Person:
-        return Person.household
+    for copy in path_copies():
+        if copy.table is table and copy.grants_household:
+            return table._meta.primary_key if copy.household is None else table._meta.get_column_by_name(copy.household)
     return None
 
 

@@ -20,7 +20,7 @@ from web.core.scope import Scope
 from web.households.logic import DOOR_ALPHABET, LIST_COLUMNS
 from web.households.tables import Household
 from web.places.tables import Place
-from web.sync.routes import MAX_PREPARED_HOUSEHOLDS
+from web.households.logic import MAX_PREPARED_HOUSEHOLDS
 
 CODE_LENGTH = 8
 _SHAPE = re.compile(f"^[{DOOR_ALPHABET}]{{{CODE_LENGTH}}}$")

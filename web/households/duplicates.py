@@ -16,18 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
 from piccolo.query.functions.aggregate import Count
 
 from web import db
-from web.accounts.auth import Principal, able, principal_of
+from web.core.auth import Principal
 from web.audit.logic import record
 from web.audit.tables import AuditEntry
 from web.core.display import when
 from web.core.i18n import _
-from web.core.render import redirect, render
+from web.core.domain import person_refs
 from web.core.scope import Scope
 from web.core.timeutil import now
 from web.households.tables import NotDuplicate, Person
@@ -208,36 +206,10 @@ def _filled(keep: dict, drop: dict) -> dict[Any, Any]:
     return values
 
 
-def _later(a: datetime | None, b: datetime | None) -> datetime | None:
-    return max((t for t in (a, b) if t is not None), default=None)
-
-
-async def _move_statuses(keep: dict, drop_id: int) -> None:
-    """One status row per campaign and person (a unique index): the dropped person's rows
-    move over, or are folded into the kept person's row for the same campaign."""
-    from web.campaigns.tables import PersonStatus
-
-    rows = await PersonStatus.select().where(PersonStatus.person.is_in([keep["id"], drop_id]))
-    kept = {r["campaign"]: r for r in rows if r["person"] == keep["id"]}
-    for row in rows:
-        if row["person"] != drop_id:
-            continue
-        mine = kept.get(row["campaign"])
-        if mine is None:
-            await PersonStatus.update({PersonStatus.person: keep["id"], PersonStatus.household: keep["household"],
-                                       PersonStatus.path: keep["path"]}).where(PersonStatus.id == row["id"])
-            continue
-        await PersonStatus.delete().where(PersonStatus.id == row["id"])
-        await PersonStatus.update({
-            PersonStatus.checked: bool(mine["checked"] or row["checked"]),
-            PersonStatus.self_reported: bool(mine["self_reported"] or row["self_reported"]),
-            PersonStatus.sampled: bool(mine["sampled"] or row["sampled"]),
-            PersonStatus.checked_at: _later(mine["checked_at"], row["checked_at"]),
-        }).where(PersonStatus.id == mine["id"])
-
-
-async def _move_settled(keep_id: int, drop_id: int) -> None:
-    """"Different from C" said of the dropped record holds for the kept one."""
+async def move_settled(keep: dict, drop_id: int) -> None:
+    """"Different from C" said of the dropped record holds for the kept one (`PersonRef.merge`
+    of NotDuplicate)."""
+    keep_id = keep["id"]
     rows = await NotDuplicate.select().where((NotDuplicate.person_a == drop_id) | (NotDuplicate.person_b == drop_id))
     for row in rows:
         other = row["person_b"] if row["person_a"] == drop_id else row["person_a"]
@@ -250,15 +222,9 @@ async def _move_settled(keep_id: int, drop_id: int) -> None:
                 NotDuplicate.id == row["id"])
 
 
-def _person_references() -> list[Any]:
-    db.all_tables()  # imports every app's tables, so each foreign key to Person is known
-    return list(Person._meta.foreign_key_references)
-
-
 async def merge(principal: Principal, keep_id: int, drop_id: int) -> None:
     """Keep one record of a pair and fold the other into it. Raises NotFoundException
     (out of scope, or no such person) or Refused (no longer a pair); nothing is changed then."""
-    from web.campaigns.tables import PersonStatus
     from web.sync.tables import Conflict
 
     scope = manage_scope(principal)
@@ -276,22 +242,20 @@ async def merge(principal: Principal, keep_id: int, drop_id: int) -> None:
         values = _filled(keep, drop)
         if values:
             await Person.update(values).where(Person.id == keep_id)
-        # Every fact about the person follows them: answers, door samples, and whatever a
-        # later app refers to a person with (else deleting the record would cascade it away).
-        for column in _person_references():
-            table = column._meta.table
-            if table not in (PersonStatus, NotDuplicate):
-                moved: dict[Any, Any] = {column: keep_id}
-                # Facts filed by household follow the kept person's household, or a form
-                # reading its household's answers would not find them.
-                columns = {c._meta.name: c for c in table._meta.columns}
-                if "household" in columns:
-                    moved[columns["household"]] = keep["household"]
-                if "path" in columns:
-                    moved[columns["path"]] = keep["path"]
-                await table.update(moved).where(column == drop_id)
-        await _move_statuses(keep, drop_id)
-        await _move_settled(keep_id, drop_id)
+        # Every row that points at the person follows them (web/core/domain.py, `person_refs`);
+        # rows filed by household follow the kept person's household, or a form reading its
+        # household's answers would not find them. One-per-person tables merge themselves.
+        for ref in person_refs():
+            if ref.merge is not None:
+                await ref.merge(keep, drop_id)
+                continue
+            columns = {c._meta.name: c for c in ref.table._meta.columns}
+            moved: dict[Any, Any] = {columns[ref.column]: keep_id}
+            if "household" in columns:
+                moved[columns["household"]] = keep["household"]
+            if "path" in columns:
+                moved[columns["path"]] = keep["path"]
+            await ref.table.update(moved).where(columns[ref.column] == drop_id)
         await Conflict.update({Conflict.subject: f"person:{keep_id}", Conflict.path: keep["path"]}).where(
             (Conflict.subject == f"person:{drop_id}") & Conflict.settled_at.is_null())
         await Person.delete().where(Person.id == drop_id)
@@ -312,7 +276,7 @@ async def settle_different(principal: Principal, a_id: int, b_id: int) -> None:
                                                    settled_by=principal.user_id, settled_at=now()))
 
 
-# ---- the page -------------------------------------------------------------------------------------
+# ---- the pairs a page lists ---------------------------------------------------------------------
 
 
 @dataclass
@@ -322,19 +286,9 @@ class Pair:
     reasons: list[str]
 
 
-@dataclass
-class DuplicatesPage:
-    pairs: list[Pair]
-    total: int = 0
-    reason: str = ""  # why the last merge or settlement was refused
-    errors: dict[str, str] = field(default_factory=dict)
-
-
 async def pairs_for(scope: Scope, limit: int = MAX_LISTED) -> tuple[list[Pair], int]:
     """The pairs to show (both records with their household and campaign facts), and how
     many there are in all."""
-    from web.campaigns.tables import Answer
-
     found = await candidates(scope)
     shown = found[:limit]
     ids = sorted({i for c in shown for i in (c.a, c.b)})
@@ -343,9 +297,13 @@ async def pairs_for(scope: Scope, limit: int = MAX_LISTED) -> tuple[list[Pair], 
     h = Person.household
     rows = await Person.select(Person.all_columns(), h.kind, h.building, h.unit, h.room, h.address, h.premises_name,
                                h.door_code).where(Person.id.is_in(ids))
-    answers = await Answer.select(Answer.person, Count(Answer.id, alias="n")).where(Answer.person.is_in(ids)).group_by(
-        Answer.person)
-    counts = {r["person"]: r["n"] for r in answers}
+    counts: dict[int, int] = defaultdict(int)
+    for ref in person_refs():
+        if ref.facts:
+            column = ref.table._meta.get_column_by_name(ref.column)
+            for r in await ref.table.select(column.as_alias("person"), Count(ref.table._meta.primary_key, alias="n")).where(
+                    column.is_in(ids)).group_by(column):
+                counts[r["person"]] += r["n"]
     persons = {}
     for row in rows:
         row["home"] = {key.split(".", 1)[1]: row[key] for key in list(row) if key.startswith("household.")}
@@ -354,41 +312,3 @@ async def pairs_for(scope: Scope, limit: int = MAX_LISTED) -> tuple[list[Pair], 
     pairs = [Pair(persons[c.a], persons[c.b], [reason_label(r) for r in c.reasons])
              for c in shown if c.a in persons and c.b in persons]
     return pairs, len(found)
-
-
-async def _page(principal: Principal, reason: str = "") -> DuplicatesPage:
-    pairs, total = await pairs_for(manage_scope(principal))
-    return DuplicatesPage(pairs=pairs, total=total, reason=reason)
-
-
-@get("/duplicates", guards=[able("manage_households")])
-async def duplicates_page(request: Request[Any, Any, Any]) -> Response[str]:
-    return render(request, "pages/duplicates.html", await _page(principal_of(request)), partial="pairs")
-
-
-async def _refused(request: Request[Any, Any, Any], refusal: Refused) -> Response[str]:
-    """The list as it is now, with why nothing was done above it (the offline outbox keeps
-    this reason under "needs attention")."""
-    page = await _page(principal_of(request), refusal.reason)
-    return render(request, "pages/duplicates.html", page, partial="pairs", status_code=409)
-
-
-@post("/duplicates/merge/{drop_id:int}/into/{keep_id:int}", guards=[able("manage_households")])
-async def merge_pair(request: Request[Any, Any, Any], drop_id: FromPath[int], keep_id: FromPath[int]) -> Response[Any]:
-    try:
-        await merge(principal_of(request), keep_id, drop_id)
-    except Refused as refusal:
-        return await _refused(request, refusal)
-    return redirect(request, "/duplicates")
-
-
-@post("/duplicates/different/{a_id:int}/{b_id:int}", guards=[able("manage_households")])
-async def different_people(request: Request[Any, Any, Any], a_id: FromPath[int], b_id: FromPath[int]) -> Response[Any]:
-    try:
-        await settle_different(principal_of(request), a_id, b_id)
-    except Refused as refusal:
-        return await _refused(request, refusal)
-    return redirect(request, "/duplicates")
-
-
-routes = [duplicates_page, merge_pair, different_people]

@@ -164,3 +164,26 @@ def read_household(form: Form) -> dict[str, Any]:
         if not fields["building"]:
             form.errors.setdefault("building", _("Enter the building or villager group."))
     return {"kind": kind, "premises_kind": premises_kind, **fields}
+
+
+async def register_gaps(prefix: str) -> tuple[int, int]:
+    """Households under `prefix` with nobody registered, and persons there without a phone."""
+    rows = await db.fetch(
+        "SELECT (SELECT count(*) FROM household h WHERE h.path LIKE {}"
+        "   AND NOT EXISTS (SELECT 1 FROM person p WHERE p.household = h.id)) AS empty,"
+        " (SELECT count(*) FROM person WHERE path LIKE {} AND phone = '') AS no_phone",
+        f"{prefix}%",
+        f"{prefix}%",
+    )
+    return rows[0]["empty"], rows[0]["no_phone"]
+
+
+# What one phone prepares at most: a grid is ~300 households; a community is not prepared whole.
+MAX_PREPARED_HOUSEHOLDS = 2000
+
+
+async def prepared_households(path: str) -> list[int]:
+    """The households of the grid or micro-grid at `path` a phone keeps, in walking order."""
+    rows = await Household.select(Household.id).where(Household.path.like(f"{path}%")).order_by(
+        Household.sort_key).limit(MAX_PREPARED_HOUSEHOLDS)
+    return [row["id"] for row in rows]

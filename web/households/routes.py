@@ -1,7 +1,9 @@
-"""Household and person pages, revealing personal data, residents' links, search."""
+"""Household and person pages, revealing personal data, residents' links, search,
+duplicate persons and stale edits of persons to settle."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +14,9 @@ from litestar.params import FromPath, FromQuery
 
 from web import db
 from web.accounts import logic as accounts
-from web.accounts.auth import principal_of, signed_in, staff
+from web.accounts.auth import able, principal_of, signed_in, staff
+from web.core.auth import Principal
+from web.core.domain import Card, home_cards
 from web.accounts.tables import HouseholdLink, RoleGrant
 from web.audit.logic import record
 from web.campaigns import logic as campaign_logic
@@ -22,12 +26,14 @@ from web.core.forms import Form
 from web.core.i18n import _
 from web.core.render import public_base, redirect, refused, render
 from web.core.scope import get_or_404
-from web.households import logic
+from web.households import duplicates, logic
 from web.households.logic import read_person  # shared with the register import
 from web.households.tables import Household, Person
 from web.places.logic import ancestors
 from web.sync.idempotency import occurred_at
+from web.sync import logic as versioned
 from web.sync.logic import versioned_update
+from web.sync.tables import Conflict
 
 
 # Revealed personal data and fresh secrets are kept nowhere: not by caches, not by the
@@ -218,6 +224,7 @@ class MyPage:
     heads: list[dict]
     rounds: list[dict] = field(default_factory=list)  # open testing rounds over it, each with its slot (or None)
     campaigns: list[dict] = field(default_factory=list)  # open campaigns over it: the household may answer
+    cards: list[Card] = field(default_factory=list)  # every domain's cards for a resident (`home_cards`)
 
 
 @get("/my", guards=[signed_in])
@@ -244,9 +251,105 @@ async def my_household(request: Request[Any, Any, Any]) -> Response[str]:
             entry["window"] = (f"{sampling.clock(sampling.local_minutes(slot['starts'], day))}"
                                f"–{sampling.clock(sampling.local_minutes(slot['ends'], day))}")
     return render(request, "pages/my.html", MyPage(household, await logic.members(household["id"]), heads, rounds,
-                                                   await campaign_logic.campaigns_over(household["path"])),
+                                                   await campaign_logic.campaigns_over(household["path"]),
+                                                   await home_cards(principal)),
                   request_sent=request.query_params.get("sent") == "1")
 
 
+# ---- duplicates: the same person recorded twice ----------------------------------------------
+
+
+@dataclass
+class DuplicatesPage:
+    pairs: list[duplicates.Pair]
+    total: int = 0
+    reason: str = ""  # why the last merge or settlement was refused
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+async def _page(principal: Principal, reason: str = "") -> DuplicatesPage:
+    pairs, total = await duplicates.pairs_for(duplicates.manage_scope(principal))
+    return DuplicatesPage(pairs=pairs, total=total, reason=reason)
+
+
+@get("/duplicates", guards=[able("manage_households")])
+async def duplicates_page(request: Request[Any, Any, Any]) -> Response[str]:
+    return render(request, "pages/duplicates.html", await _page(principal_of(request)), partial="pairs")
+
+
+async def _refused(request: Request[Any, Any, Any], refusal: duplicates.Refused) -> Response[str]:
+    """The list as it is now, with why nothing was done above it (the offline outbox keeps
+    this reason under "needs attention")."""
+    page = await _page(principal_of(request), refusal.reason)
+    return render(request, "pages/duplicates.html", page, partial="pairs", status_code=409)
+
+
+@post("/duplicates/merge/{drop_id:int}/into/{keep_id:int}", guards=[able("manage_households")])
+async def merge_pair(request: Request[Any, Any, Any], drop_id: FromPath[int], keep_id: FromPath[int]) -> Response[Any]:
+    try:
+        await duplicates.merge(principal_of(request), keep_id, drop_id)
+    except duplicates.Refused as refusal:
+        return await _refused(request, refusal)
+    return redirect(request, "/duplicates")
+
+
+@post("/duplicates/different/{a_id:int}/{b_id:int}", guards=[able("manage_households")])
+async def different_people(request: Request[Any, Any, Any], a_id: FromPath[int], b_id: FromPath[int]) -> Response[Any]:
+    try:
+        await duplicates.settle_different(principal_of(request), a_id, b_id)
+    except duplicates.Refused as refusal:
+        return await _refused(request, refusal)
+    return redirect(request, "/duplicates")
+
+
+# ---- conflicts: stale edits of persons, settled by a grid head --------------------------------
+
+
+@dataclass
+class ConflictsPage:
+    conflicts: list[dict]
+
+
+def _fields(value: Any) -> dict:
+    return json.loads(value or "{}") if isinstance(value, str) else (value or {})
+
+
+async def _open_conflicts(principal: Principal) -> list[dict]:
+    clause = None
+    for grant in principal.places_for("manage_households"):
+        term = Conflict.path.like(f"{grant.path}%")
+        clause = term if clause is None else clause | term
+    rows = await Conflict.select(Conflict.all_columns(), Conflict.raised_by.display_name).where(clause).where(
+        Conflict.settled_at.is_null()).order_by(Conflict.received_at)
+    for row in rows:
+        row["submitted"], row["current"] = _fields(row["submitted"]), _fields(row["current"])
+        row["person_id"] = int(row["subject"].split(":")[1])
+    ids = [r["person_id"] for r in rows]
+    names = {p["id"]: p["name"] for p in await Person.select(Person.id, Person.name).where(Person.id.is_in(ids or [-1]))}
+    for row in rows:
+        row["name"] = names.get(row["person_id"], "")
+    return rows
+
+
+@get("/conflicts", guards=[able("manage_households")])
+async def conflicts_page(request: Request[Any, Any, Any]) -> Response[str]:
+    return render(request, "pages/conflicts.html", ConflictsPage(await _open_conflicts(principal_of(request))))
+
+
+@post("/conflicts/{conflict_id:int}/settle", guards=[able("manage_households")])
+async def settle_conflict(request: Request[Any, Any, Any], conflict_id: FromPath[int]) -> Response[Any]:
+    principal = principal_of(request)
+    conflict = next((c for c in await _open_conflicts(principal) if c["id"] == conflict_id), None)
+    if conflict is None:
+        raise NotFoundException()
+    form = await Form.read(request)
+    choice = form.choice("choice", ("submitted", "current"))
+    if not form.ok:
+        return render(request, "pages/conflicts.html", ConflictsPage(await _open_conflicts(principal)), status_code=422)
+    await versioned.settle(conflict, Person, conflict["person_id"], choice, principal.user_id)
+    return redirect(request, "/conflicts")
+
+
 routes = [household_page, reveal_household, issue_link, revoke_links, add_person, person_page, edit_person, reveal_person,
-          search_page, my_household]
+          search_page, my_household,
+          duplicates_page, merge_pair, different_people, conflicts_page, settle_conflict]

@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from web import db
+from web.core.domain import path_copies
 from web.core.scope import Scope
 from web.places.tables import CHILD_KIND, Place
 
@@ -94,18 +95,11 @@ async def visible_places(scope: Scope, kinds: tuple[str, ...]) -> list[dict]:
     return await Place.select().where(scope.where(Place)).where(Place.kind.is_in(list(kinds))).order_by(Place.path)
 
 
-def household_facts() -> tuple:
-    """Tables that keep a copy of their household's path: they move with it."""
-    from web.campaigns.tables import Answer, DoorSample, HouseholdStatus, Isolation, PersonStatus, Visit
-
-    return (Visit, Answer, HouseholdStatus, PersonStatus, Isolation, DoorSample)
-
-
 async def split_by_building(grid: dict) -> tuple[int, int]:
     """Wartime micro-grids: the households sitting directly in `grid` move into one
     micro-grid per building (or villager group), made where missing. Returns (micro-grids
     made, households moved). Persons move with their household."""
-    from web.households.tables import Household, Person
+    from web.households.tables import Household
 
     loose = await Household.select(Household.id, Household.building).where(
         (Household.place == grid["id"]) & (Household.building != ""))
@@ -127,7 +121,9 @@ async def split_by_building(grid: dict) -> tuple[int, int]:
             target = targets[household["building"]]
             await Household.update({Household.place: target["id"], Household.path: target["path"]}).where(
                 Household.id == household["id"])
-            await Person.update({Person.path: target["path"]}).where(Person.household == household["id"])
-            for table in household_facts():
-                await table.update({table.path: target["path"]}).where(table.household == household["id"])
+            # Every table that copies a household's path (persons, campaign facts, …) follows it.
+            for copy in path_copies():
+                if copy.household is not None:
+                    column = copy.table._meta.get_column_by_name(copy.household)
+                    await copy.table.update({copy.table.path: target["path"]}).where(column == household["id"])
     return made, len(loose)

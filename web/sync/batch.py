@@ -29,7 +29,7 @@ from litestar.enums import MediaType
 from litestar.types import Message, Scope
 
 from web import db
-from web.accounts.auth import signed_in
+from web.core.auth import signed_in
 from web.core.edge import PARSED_COOKIES
 from web.core.i18n import _
 from web.sync.idempotency import KEY_IS_NEW, UNSAFE, new_keys

@@ -25,7 +25,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from web import db
-from web.accounts.auth import Principal
+from web.core.auth import Principal
 from web.core import i18n
 from web.core.render import owner_key
 from web.core.timeutil import now

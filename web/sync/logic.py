@@ -6,7 +6,6 @@ server first; a stale edit is kept as a conflict beside the current values.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from dataclasses import dataclass
@@ -116,16 +115,15 @@ async def shed_answers(before: datetime, since: datetime | None = None, chunk: i
         lower = max(row["received_at"] for row in rows)  # shed rows at that instant have no text left
 
 
-async def shed_answers_regularly(days: int) -> None:
-    """Runs as long as the app: every six hours, the answers older than `days` are shed."""
-    since = None
-    while True:
-        cutoff = now() - timedelta(days=days)
-        try:
-            if shed := await shed_answers(cutoff, since):
-                log.info("shed the stored text of %s answers older than %s days", shed, days)
-            since = cutoff
-        except Exception:  # the next round tries again; serving requests matters more
-            log.exception("shedding old answers failed")
-        await asyncio.sleep(SHED_EVERY.total_seconds())
+async def shed_old_answers(period: datetime) -> int:
+    """The chore (web/sync/chores.py): every six hours, the answers older than
+    GRIDLINE_ANSWER_DAYS are shed, from where the last finished run left off."""
+    from web.settings import get_settings
+    from web.sync.chores import last_finished
 
+    days = timedelta(days=get_settings().answer_days)
+    last = await last_finished("shed_answers")
+    shed = await shed_answers(period - days, last - days if last else None)
+    if shed:
+        log.info("shed the stored text of %s answers older than %s", shed, days)
+    return shed

@@ -2,12 +2,12 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
-from web.sync.tables import Claim, Conflict, IdempotencyRecord
+from web.sync.tables import ChoreRun, Claim, Conflict, IdempotencyRecord
 
 APP_CONFIG = AppConfig(
     app_name="sync",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "migrations"),
-    table_classes=[IdempotencyRecord, Conflict, Claim],
+    table_classes=[IdempotencyRecord, Conflict, Claim, ChoreRun],
     migration_dependencies=["web.accounts.piccolo_app"],
     commands=[],
 )

@@ -47,3 +47,13 @@ class Claim(Table):
     holder = ForeignKey(User)
     occurred_at = Timestamptz()
     received_at = Timestamptz()
+
+
+class ChoreRun(Table):
+    """One period of a periodic chore, claimed by the first instance to insert it
+    (`key` = "<chore>@<period start>", unique): so several app instances run it once."""
+
+    key = Varchar(length=80, unique=True)
+    claimed_at = Timestamptz()
+    finished_at = Timestamptz(null=True, default=None)
+    outcome = Varchar(length=200, default="")  # what it did, or why it failed

@@ -1,0 +1,53 @@
+"""Campaigns: household sweeps (a testing round, a census, a re-sweep), their coverage,
+residents' self-reports; and home isolation's door-to-door testing."""
+
+from web.campaigns import home, isolation, isolation_logic, labels, persons, routes
+from web.campaigns.logic import campaigns_over
+from web.campaigns.tables import Answer, Campaign, DoorSample, HouseholdStatus, Isolation, PersonStatus, Visit
+from web.core.auth import Principal
+from web.core.domain import Domain, NavEntry, PathCopy, PersonRef
+from web.core.i18n import _
+from web.core.timeutil import today
+from web.households.logic import prepared_households
+from web.places.tables import Place
+
+
+async def offline_urls(principal: Principal) -> list[str]:
+    if principal.is_resident:
+        return []
+    urls = ["/campaigns"]
+    urls += await isolation_logic.offline_urls(principal, today())
+    for grant in principal.places_for("sweep"):
+        if grant.place_kind not in ("grid", "microgrid"):
+            continue
+        # The newest open campaign's lists and each household's sweep form, so a whole round
+        # works offline; one round's forms fit the phone's budget, two would not. ("Not yet
+        # reached" filters these lists in the page: no second copy.)
+        for campaign in (await campaigns_over(grant.path))[:1]:
+            places = await Place.select(Place.id).where(Place.path.like(f"{grant.path}%")).order_by(Place.id)
+            urls += [f"/campaigns/{campaign['id']}/places/{p['id']}" for p in places]
+            urls += [f"/campaigns/{campaign['id']}/households/{h}" for h in await prepared_households(grant.path)]
+    return urls
+
+
+domain = Domain(
+    name="campaigns",
+    order=20,
+    routes=[*routes.routes, *isolation.routes],
+    piccolo_app="web.campaigns.piccolo_app",
+    abilities={
+        # Started and closed by the sub-district or a community; swept by the three heads.
+        "run_campaigns": {"commander", "secretary"},
+        "sweep": {"commander", "secretary", "grid_head", "party_leader", "building_head"},
+    },
+    labels={"campaign_kind_label": labels.campaign_kind_label, "outcome_label": labels.outcome_label,
+            "check_label": labels.check_label, "value_label": labels.value_label},
+    offline_urls=offline_urls,
+    home_cards=home.cards,
+    nav=[NavEntry("/campaigns", lambda: _("Campaigns"), ability="sweep", order=10, prefix="/campaigns")],
+    path_copies=[PathCopy(Visit), PathCopy(Answer), PathCopy(HouseholdStatus), PathCopy(PersonStatus),
+                 PathCopy(Isolation), PathCopy(DoorSample)],
+    fixed_paths=[Campaign],
+    person_refs=[PersonRef(Answer, facts=True), PersonRef(PersonStatus, merge=persons.merge_statuses),
+                 PersonRef(DoorSample)],
+)
