@@ -138,37 +138,26 @@ def round_odds(rng: random.Random) -> dict[str, float]:
 
 
 def rows_of(campaign: int, home: Home, sweeps: list[Sweep]) -> tuple[list, list, tuple | None, list]:
-    """The facts appended and the status left by record_sweep() for these sweeps, in order
-    (web/campaigns/logic.py: record_sweep, _upsert_household, _move_persons)."""
+    """The facts appended and the status left by record_sweep() for these sweeps, in order:
+    the status by the app's own rules (web/campaigns/logic.py: household_after, person_after)."""
+    from web.campaigns.logic import household_after, person_after
+    from web.core.facts import VERIFIED
+
     visits, answers = [], []
-    household: list | None = None  # outcome, outcome_at, self_reported
-    persons: dict[int, list] = {}  # checked, self_reported, sampled, checked_at
+    household: tuple | None = None  # outcome, outcome_at, self_reported
+    persons: dict[int, tuple] = {}  # checked, self_reported, sampled, checked_at
+    verified: dict[int, dict[str, str]] = {}  # each person's answers seen in person so far
     for s in sweeps:
         if s.outcome:
             visits.append((campaign, home.id, home.path, s.outcome, "", s.source, s.user, s.occurred, s.received))
         answers += [(campaign, person, home.id, home.path, item, value, s.source, s.user, s.occurred, s.received)
                     for person, given in s.answers.items() for item, value in given.items()]
         if s.outcome or s.source == "self":
-            household = list(household or ["", None, False])
-            if s.source == "self":
-                household[2] = True  # the resident's answers, to confirm
-            elif household[1] is None or s.occurred >= household[1]:
-                household = [s.outcome, s.occurred, False]  # a head at the door confirms them
+            household = household_after(household, s.outcome, s.source, s.occurred)
         for person, given in s.answers.items():
-            row = persons.get(person) or [False, False, False, None]
-            if s.source == "self":
-                row[1] = True
-            elif row[3] is None or s.occurred >= row[3]:
-                if s.source == "site":
-                    row[2] = given.get("sampled") == "yes"
-                    row[0] = row[0] or row[2]
-                else:
-                    row[0] = given.get("present", "yes") != "no"
-                    if "sampled" in given:
-                        row[2] = given["sampled"] == "yes"
-                    row[1] = False
-                row[3] = s.occurred
-            persons[person] = row
+            persons[person] = person_after(persons.get(person), given, s.source, s.occurred, verified.get(person))
+            if s.source in VERIFIED:
+                verified.setdefault(person, {}).update(given)
     status = (campaign, home.id, home.path, *household) if household else None
     return visits, answers, status, [(campaign, p, home.id, home.path, *row) for p, row in persons.items()]
 

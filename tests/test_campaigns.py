@@ -240,6 +240,56 @@ def test_self_report_counts_apart_until_a_head_confirms(world, as_user, call, cl
     assert figures.self_only == 0 and figures.checked == 1 and figures.reached == 1
 
 
+def test_a_later_self_report_does_not_overwrite_what_a_head_verified_at_the_door(world, as_user, call, client):
+    grid = place_of(call, "gridhead")
+    campaign = new_campaign(call, grid, checks="present,sampled,code")
+    household = household_in(call, grid, 9)
+    people = members(call, household["id"])
+    head = as_user("gridhead")
+    action = f"/campaigns/{campaign['id']}/households/{household['id']}"
+    assert head.post(action, data=sweep_form(people), follow_redirects=False).status_code == 303
+    # The resident then says "no, not sampled" for the first member, through their link.
+    token = call(accounts_logic.issue_link, household["id"], None)
+    client.cookies.clear()
+    assert client.get(f"/h/{token}", follow_redirects=False).status_code == 303
+    first = people[0]["id"]
+    sent = client.post(f"/my/campaigns/{campaign['id']}", data={f"p{first}.sampled": "no"}, follow_redirects=False)
+    assert sent.status_code == 303
+    figures = logic.rollup(call(logic.coverage_under, campaign, household["path"]), household["path"])
+    assert figures.sampled == len(people), "what the head verified still counts"
+    assert figures.self_only == 1, "the resident's differing answer waits to be confirmed"
+    # The head's form shows the head's answer, with the resident's beside it.
+    head = as_user("gridhead")
+    shown = head.get(action, headers=EN).text
+    assert re.search(rf'name="p{first}\.sampled" value="yes" checked', shown)
+    assert "resident says: No" in html.unescape(shown)
+    # Saved as shown, it stays the head's: nothing of the resident's is filed as the head's.
+    form = sweep_form(people)
+    assert head.post(action, data=form, follow_redirects=False).status_code == 303
+    latest = call(logic.latest_answers, campaign["id"], household["id"])
+    assert latest[first]["sampled"]["value"] == "yes" and latest[first]["sampled"]["source"] == "head"
+    assert "newer_unverified" not in latest[first]["sampled"]
+    figures = logic.rollup(call(logic.coverage_under, campaign, household["path"]), household["path"])
+    assert figures.self_only == 0 and figures.sampled == len(people)
+
+
+def test_a_self_report_that_agrees_with_the_door_asks_nothing_to_confirm(world, as_user, call, client):
+    grid = place_of(call, "gridhead")
+    campaign = new_campaign(call, grid, checks="present,sampled,code")
+    household = household_in(call, grid, 10)
+    people = members(call, household["id"])
+    answer = as_user("gridhead").post(f"/campaigns/{campaign['id']}/households/{household['id']}", data=sweep_form(people),
+                                 follow_redirects=False)
+    assert answer.status_code == 303
+    token = call(accounts_logic.issue_link, household["id"], None)
+    client.cookies.clear()
+    client.get(f"/h/{token}", follow_redirects=False)
+    assert client.post(f"/my/campaigns/{campaign['id']}", data={f"p{people[0]['id']}.code": "green"},
+                       follow_redirects=False).status_code == 303
+    figures = logic.rollup(call(logic.coverage_under, campaign, household["path"]), household["path"])
+    assert figures.self_only == 0 and figures.checked == len(people)
+
+
 def test_self_reports_are_limited_per_household_and_hour_and_nothing_typed_is_lost(call, client):
     grid = place_of(call, "gridhead")
     campaign = new_campaign(call, grid, checks="code")

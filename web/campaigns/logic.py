@@ -17,6 +17,7 @@ from typing import Any
 from web import db
 from web.campaigns.tables import (CAMPAIGN_KINDS, OUTCOMES, QUESTION_KINDS, REACHED, STANDARD_CHECKS, Answer,
                                   Campaign, HouseholdStatus, PersonStatus, Question, Visit)
+from web.core import facts
 from web.core.forms import Form
 from web.core.i18n import _
 from web.core.scope import Scope
@@ -208,13 +209,43 @@ def read_outcome(form: Form) -> tuple[str, str]:
 # ---- recording --------------------------------------------------------------------------------
 
 
-def _later(current: Any, occurred: datetime) -> bool:
-    """Does a fact at `occurred` supersede a status stamped `current`? (ties: the later arrival)."""
-    if current is None:
-        return True
-    if isinstance(current, str):
-        current = datetime.fromisoformat(current)
-    return occurred >= current
+# The status a sweep leaves, as plain functions of the status before and the facts (the
+# demo's round generator builds its rows with these too, bench/coverage.py).
+
+
+def household_after(current: tuple | None, outcome: str, source: str, occurred: datetime) -> tuple:
+    """(outcome, outcome_at, self_reported) after a sweep with `outcome` ("" for answers only)."""
+    state = current or ("", None, False)
+    if source in facts.UNVERIFIED:
+        return (state[0], state[1], True)  # new answers of the resident's, to confirm
+    if outcome and facts.newer(state[1], occurred):
+        return (outcome, occurred, False)  # a head at the door: the latest outcome, the resident's confirmed
+    return state
+
+
+def person_after(current: tuple | None, given: dict[str, str], source: str, occurred: datetime,
+                 verified: dict[str, str] | None = None) -> tuple:
+    """(checked, self_reported, sampled, checked_at) after one person's answers. A
+    self-report never changes what was verified: it is only "to confirm", and only when it
+    says something the verified answers (`verified`) do not."""
+    checked, self_reported, sampled, checked_at = current or (False, False, False, None)
+    if source in facts.UNVERIFIED:
+        if not checked or facts.differs(given, verified):
+            self_reported = True  # until a head confirms it
+    elif facts.newer(checked_at, occurred):
+        if source == "site":
+            # A tick at the sampling site: sampled (or a mis-tap taken back); being
+            # sampled is being seen, and taking a tick back unsees nobody.
+            sampled = given.get("sampled") == "yes"
+            checked = checked or sampled
+        else:
+            # A head at the door: checked unless found absent; the resident's answers confirmed.
+            checked = given.get("present", "yes") != "no"
+            if "sampled" in given:
+                sampled = given["sampled"] == "yes"
+            self_reported = False
+        checked_at = occurred
+    return (bool(checked), bool(self_reported), bool(sampled), checked_at)
 
 
 async def _hold(campaign_id: int, household_id: int | None = None, close: bool = False) -> str:
@@ -227,8 +258,8 @@ async def _hold(campaign_id: int, household_id: int | None = None, close: bool =
     postgres = db.engine().engine_type in ("postgres", "cockroach")
     lock = (" FOR UPDATE" if close else " FOR SHARE") if postgres else ""
     rows = await db.fetch("SELECT status FROM campaign WHERE id = {}" + lock, campaign_id)
-    if postgres and household_id is not None:
-        await db.fetch("SELECT pg_advisory_xact_lock({}, {})", campaign_id, household_id)
+    if household_id is not None:
+        await facts.hold("sweep", campaign_id, household_id)
     return rows[0]["status"] if rows else ""
 
 
@@ -260,78 +291,56 @@ async def record_sweep(campaign: dict, household: dict, outcome: str, note: str,
             await Visit.insert(Visit(campaign=campaign["id"], household=household["id"], path=path, outcome=outcome,
                                      note=note, source=source, by_user=user_id, occurred_at=occurred,
                                      received_at=received))
-        facts = [Answer(campaign=campaign["id"], person=person_id, household=household["id"], path=path, item=item,
-                        value=value, source=source, by_user=user_id, occurred_at=occurred, received_at=received)
-                 for person_id, given in answers.items() for item, value in given.items()]
-        if facts:
-            await Answer.insert(*facts)
+        rows = [Answer(campaign=campaign["id"], person=person_id, household=household["id"], path=path, item=item,
+                       value=value, source=source, by_user=user_id, occurred_at=occurred, received_at=received)
+                for person_id, given in answers.items() for item, value in given.items()]
+        if rows:
+            await Answer.insert(*rows)
         if outcome or source == "self":
             status = await HouseholdStatus.select().where(
                 (HouseholdStatus.campaign == campaign["id"]) & (HouseholdStatus.household == household["id"])).first()
-            values = {"outcome": (status or {}).get("outcome", ""), "outcome_at": (status or {}).get("outcome_at"),
-                      "self_reported": bool(status and status["self_reported"])}
-            if source == "self":
-                values["self_reported"] = True  # new answers of the resident's, to confirm
-            elif _later(values["outcome_at"], occurred):
-                # A head at the door: the latest outcome, and what the resident said is confirmed.
-                values.update(outcome=outcome, outcome_at=occurred, self_reported=False)
-            await _upsert_household(campaign["id"], household["id"], path, values)
+            before = (status["outcome"], status["outcome_at"], bool(status["self_reported"])) if status else None
+            after = household_after(before, outcome, source, occurred)
+            await facts.put_status("household_status", ("campaign", "household"), {
+                "campaign": campaign["id"], "household": household["id"], "path": path,
+                "outcome": after[0], "outcome_at": after[1], "self_reported": after[2]})
         if answers:
             await _move_persons(campaign["id"], household["id"], path, answers, source, occurred)
-
-
-async def _upsert_household(campaign_id: int, household_id: int, path: str, values: dict[str, Any]) -> None:
-    await db.fetch(
-        "INSERT INTO household_status (campaign, household, path, outcome, outcome_at, self_reported)"
-        " VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (campaign, household) DO UPDATE SET"
-        " path = excluded.path, outcome = excluded.outcome, outcome_at = excluded.outcome_at,"
-        " self_reported = excluded.self_reported",
-        campaign_id, household_id, path, values["outcome"], values["outcome_at"], values["self_reported"])
 
 
 async def _move_persons(campaign_id: int, household_id: int, path: str, answers: dict[int, dict[str, str]],
                         source: str, occurred: datetime) -> None:
     current = {row["person"]: row for row in await PersonStatus.select().where(
         (PersonStatus.campaign == campaign_id) & PersonStatus.person.is_in(list(answers)))}
+    verified: dict[int, dict[str, str]] = {}
+    if source in facts.UNVERIFIED:  # what the heads verified, to tell what the resident says anew
+        for (person, item), answer in facts.latest(await Answer.select(
+                Answer.id, Answer.person, Answer.item, Answer.value, Answer.source, Answer.occurred_at).where(
+                (Answer.campaign == campaign_id) & Answer.person.is_in(list(answers)) &
+                Answer.source.is_in(sorted(facts.VERIFIED))), ("person", "item")).items():
+            verified.setdefault(person, {})[item] = answer["value"]
     for person_id, given in answers.items():
-        row = current.get(person_id) or {"checked": False, "self_reported": False, "sampled": False,
-                                         "checked_at": None}
-        checked, sampled, checked_at = bool(row["checked"]), bool(row["sampled"]), row["checked_at"]
-        self_reported = bool(row["self_reported"])
-        if source == "self":
-            self_reported = True  # until a head confirms it
-        elif _later(checked_at, occurred):
-            if source == "site":
-                # A tick at the sampling site: sampled (or a mis-tap taken back); being
-                # sampled is being seen, and taking a tick back unsees nobody.
-                sampled = given.get("sampled") == "yes"
-                checked = checked or sampled
-            else:
-                # A head at the door: checked unless found absent; the resident's answers confirmed.
-                checked = given.get("present", "yes") != "no"
-                if "sampled" in given:
-                    sampled = given["sampled"] == "yes"
-                self_reported = False
-            checked_at = occurred
-        await db.fetch(
-            "INSERT INTO person_status (campaign, person, household, path, checked, self_reported, sampled, checked_at)"
-            " VALUES ({}, {}, {}, {}, {}, {}, {}, {}) ON CONFLICT (campaign, person) DO UPDATE SET"
-            " household = excluded.household, path = excluded.path, checked = excluded.checked,"
-            " self_reported = excluded.self_reported, sampled = excluded.sampled, checked_at = excluded.checked_at",
-            campaign_id, person_id, household_id, path, checked, self_reported, sampled, checked_at)
+        row = current.get(person_id)
+        before = (row["checked"], row["self_reported"], row["sampled"], row["checked_at"]) if row else None
+        checked, self_reported, sampled, checked_at = person_after(before, given, source, occurred,
+                                                                    verified.get(person_id))
+        await facts.put_status("person_status", ("campaign", "person"), {
+            "campaign": campaign_id, "person": person_id, "household": household_id, "path": path,
+            "checked": checked, "self_reported": self_reported, "sampled": sampled, "checked_at": checked_at})
 
 
 async def latest_answers(campaign_id: int, household_id: int, source: str | None = None) -> dict[int, dict[str, dict]]:
-    """Each member's latest answer per check, with who gave it (head, self, site); only
-    from `source` when given (a resident's form shows their own answers, not the head's)."""
-    query = Answer.select(Answer.person, Answer.item, Answer.value, Answer.source, Answer.occurred_at).where(
+    """Each member's answer per check, with who gave it (head, self, site): what was verified
+    outranks a self-report (web/core/facts.py), and a later self-report that says otherwise
+    is kept beside it under "newer_unverified" for the head to confirm. Only from `source`
+    when given (a resident's form shows their own answers, not the head's)."""
+    query = Answer.select(Answer.id, Answer.person, Answer.item, Answer.value, Answer.source, Answer.occurred_at).where(
         (Answer.campaign == campaign_id) & (Answer.household == household_id))
     if source:
         query = query.where(Answer.source == source)
-    rows = await query.order_by(Answer.occurred_at).order_by(Answer.id)
     latest: dict[int, dict[str, dict]] = defaultdict(dict)
-    for row in rows:
-        latest[row["person"]][row["item"]] = row
+    for (person, item), row in facts.latest(await query.order_by(Answer.id), ("person", "item")).items():
+        latest[person][item] = row
     return latest
 
 
@@ -420,7 +429,7 @@ async def _count_under(campaign_id: int, prefix: str) -> dict[str, Coverage]:
         figures = result[row["path"]]
         if row["checked"]:
             figures.checked += row["n"]
-        elif row["self_reported"]:
+        if row["self_reported"]:  # never reached by a head, or said otherwise since
             figures.self_only += row["n"]
         if row["sampled"]:
             figures.sampled += row["n"]

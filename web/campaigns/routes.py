@@ -350,6 +350,12 @@ class SweepPage:
         answer = self.latest.get(person_id, {}).get(item)
         return answer["source"] if answer else ""
 
+    def resident_says(self, person_id: int, item: str) -> str:
+        """What the resident self-reported since a head verified this, when it differs."""
+        answer = self.latest.get(person_id, {}).get(item)
+        later = answer.get("newer_unverified") if answer else None
+        return later["value"] if later else ""
+
 
 async def _sweep_page(request: Request[Any, Any, Any], campaign_id: int, household_id: int,
                       resident: bool = False) -> SweepPage:
