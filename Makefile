@@ -37,8 +37,8 @@ bench: $(STAMP)
 
 # Re-extract translatable strings and merge them into the catalogues.
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output -o web/translations/messages.pot . >/dev/null
-	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel extract --no-wrap -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output -o web/translations/messages.pot . >/dev/null
+	$(BIN)/pybabel update --no-wrap -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -16,7 +16,7 @@ from bench.data import ROOT, Generation
 from bench.floor import FloorResult
 from bench.load import LoadResult, event_loop_name
 
-# The numbers to hold (DESIGN §6 and the issue).
+# The numbers to hold (the README's speed table).
 FLOOR_SHARE_TARGET = 2 / 3  # the page reaches at least two thirds of its floor's rate
 P95_TARGET_MS = 50.0  # household list p95 on SQLite
 DEMO_LOAD_TARGET_S = 120.0  # the full demo loads in under 2 minutes on SQLite

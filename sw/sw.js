@@ -1,4 +1,4 @@
-// Gridline service worker (DESIGN §5). The server fills in VERSION and SHELL.
+// Gridline service worker (docs/offline.md). The server fills in VERSION and SHELL.
 //
 // Reads: the shell is precached; pages are network-first with a short timeout, then
 // the copy saved for the signed-in user (marked with its age), then the offline page.
@@ -85,7 +85,7 @@ function withTimeout(promise, ms) {
   });
 }
 function cacheKey(request) {
-  // htmx partials share a URL with their page: keep them apart (DESIGN §5).
+  // htmx partials share a URL with their page: keep them apart (docs/offline.md).
   const url = new URL(request.url);
   if (request.headers.get("HX-Request") === "true") url.searchParams.set("__hx", "1");
   return url.toString();

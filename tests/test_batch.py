@@ -1,5 +1,5 @@
 """POST /sync/batch: a phone's queued writes in one request, each run through the app as if
-it had come alone (DESIGN §5)."""
+it had come alone (docs/offline.md)."""
 
 from __future__ import annotations
 

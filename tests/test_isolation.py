@@ -14,8 +14,8 @@ from web.accounts import logic as accounts_logic
 from web.accounts.auth import token_hash
 from web.accounts.tables import HouseholdLink, RoleGrant, Session
 from web.audit.tables import AuditEntry
-from web.campaigns.isolation_logic import offline_urls
-from web.campaigns.tables import DoorSample, Isolation
+from web.isolation.logic import offline_urls
+from web.isolation.tables import DoorSample, Isolation
 from web.core.timeutil import local_zone, today
 from web.households.tables import Household, Person
 from web.places.tables import Place

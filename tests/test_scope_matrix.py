@@ -1,4 +1,4 @@
-"""The scope matrix (DESIGN §3): every role × every route × in scope / out of scope.
+"""The scope matrix (docs/architecture.md, "scope"): every role × every route × in scope / out of scope.
 
 One table, `ROUTES`, says for every route of the app what fills its path, which roles
 succeed on a target inside their scope, and what a success changes. From it, every
@@ -345,7 +345,7 @@ async def isolated(cell: Cell) -> None:
     """A running isolation of the target household, for "end" to end."""
     from datetime import timedelta
 
-    from web.campaigns.tables import Isolation
+    from web.isolation.tables import Isolation
     from web.core.timeutil import today
 
     async with db.write():

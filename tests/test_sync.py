@@ -1,5 +1,5 @@
 """The server side of the offline contract: idempotent writes, clocks, conflicts, claims,
-the offline manifest (DESIGN §5)."""
+the offline manifest (docs/offline.md)."""
 
 from __future__ import annotations
 

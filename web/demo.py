@@ -1,4 +1,4 @@
-"""The demo sub-district: a small default and the full size of DESIGN §6.
+"""The demo sub-district: a small default and the full size in the README (Speed).
 
 Deterministic (seeded), plausible Chinese names and addresses. Demo accounts exist
 only here; a real deployment starts empty (see `python -m web create-commander`).

@@ -38,7 +38,7 @@ class Settings:
     # the write again; then only its status and where it led (the record itself stays,
     # so a write is never applied twice however late a phone comes back).
     answer_days: int = 7
-    # Self-reports a household may send per campaign in an hour (DESIGN §7: residents'
+    # Self-reports a household may send per campaign in an hour (residents'
     # requests are rate-limited; a household link may have leaked).
     self_reports_per_hour: int = 10
     debug: bool = False

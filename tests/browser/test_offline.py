@@ -1,4 +1,4 @@
-"""The offline engine in Chromium (DESIGN §5): what a grid head notices in a stairwell with no
+"""The offline engine in Chromium (docs/offline.md): what a grid head notices in a stairwell with no
 signal, proved with the server process stopped or the browser context set offline.
 
 Each test signs in a fresh phone context, waits for the service worker to control the page,

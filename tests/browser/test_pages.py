@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 WIDTH = 360
 TAP = 43.5  # 44 px thumb targets, allowing for sub-pixel rounding
-FIRST_LOAD_LIMIT = 60_000  # DESIGN §6: first load under 60 KB compressed (read strictly: 60,000 bytes)
+FIRST_LOAD_LIMIT = 60_000  # the README's target: first load under 60 KB compressed (read strictly: 60,000 bytes)
 
 # Things a thumb taps: rows of lists, buttons, button-styled links, tabs, form fields.
 TARGETS = (

@@ -4,7 +4,7 @@ from piccolo.table import Table
 from web.households.tables import Household
 from web.places.tables import Place
 
-# Roles are held at a place and cover it and everything under it (DESIGN §3).
+# Roles are held at a place and cover it and everything under it (docs/architecture.md, "scope").
 ROLES = ("commander", "secretary", "grid_head", "party_leader", "building_head", "volunteer")
 
 

@@ -1,13 +1,12 @@
 """Campaigns: household sweeps (a testing round, a census, a re-sweep), their coverage,
-residents' self-reports; and home isolation's door-to-door testing."""
+residents' self-reports."""
 
-from web.campaigns import home, isolation, isolation_logic, labels, persons, routes
+from web.campaigns import home, labels, persons, routes
 from web.campaigns.logic import campaigns_over
-from web.campaigns.tables import Answer, Campaign, DoorSample, HouseholdStatus, Isolation, PersonStatus, Visit
+from web.campaigns.tables import Answer, Campaign, HouseholdStatus, PersonStatus, Visit
 from web.core.auth import Principal
 from web.core.domain import Domain, NavEntry, PathCopy, PersonRef
 from web.core.i18n import _
-from web.core.timeutil import today
 from web.households.logic import prepared_households
 from web.places.tables import Place
 
@@ -16,7 +15,6 @@ async def offline_urls(principal: Principal) -> list[str]:
     if principal.is_resident:
         return []
     urls = ["/campaigns"]
-    urls += await isolation_logic.offline_urls(principal, today())
     for grant in principal.places_for("sweep"):
         if grant.place_kind not in ("grid", "microgrid"):
             continue
@@ -33,7 +31,7 @@ async def offline_urls(principal: Principal) -> list[str]:
 domain = Domain(
     name="campaigns",
     order=20,
-    routes=[*routes.routes, *isolation.routes],
+    routes=routes.routes,
     piccolo_app="web.campaigns.piccolo_app",
     abilities={
         # Started and closed by the sub-district or a community; swept by the three heads.
@@ -45,9 +43,7 @@ domain = Domain(
     offline_urls=offline_urls,
     home_cards=home.cards,
     nav=[NavEntry("/campaigns", lambda: _("Campaigns"), ability="sweep", order=10, prefix="/campaigns")],
-    path_copies=[PathCopy(Visit), PathCopy(Answer), PathCopy(HouseholdStatus), PathCopy(PersonStatus),
-                 PathCopy(Isolation), PathCopy(DoorSample)],
+    path_copies=[PathCopy(Visit), PathCopy(Answer), PathCopy(HouseholdStatus), PathCopy(PersonStatus)],
     fixed_paths=[Campaign],
-    person_refs=[PersonRef(Answer, facts=True), PersonRef(PersonStatus, merge=persons.merge_statuses),
-                 PersonRef(DoorSample)],
+    person_refs=[PersonRef(Answer, facts=True), PersonRef(PersonStatus, merge=persons.merge_statuses)],
 )

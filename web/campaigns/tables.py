@@ -6,7 +6,7 @@ and household or person, so coverage is a count over one index and never a scan 
 history. Both carry a copy of the place path, like households and persons.
 """
 
-from piccolo.columns import Boolean, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 from web.accounts.tables import User
@@ -101,27 +101,3 @@ class PersonStatus(Table):
     self_reported = Boolean(default=False)
     sampled = Boolean(default=False)
     checked_at = Timestamptz(null=True, default=None)
-
-
-class Isolation(Table):
-    """A household under home isolation: tested at the door every day until `ends_on`."""
-
-    household = ForeignKey(Household, index=True)
-    path = Varchar(length=200, index=True)
-    starts_on = Date()
-    ends_on = Date()
-    note = Varchar(length=200, default="")
-    by_user = ForeignKey(User, null=True, default=None)
-    created_at = Timestamptz()
-
-
-class DoorSample(Table):
-    """An isolated person sampled at their door on `day` (append-only)."""
-
-    person = ForeignKey(Person, index=True)
-    household = ForeignKey(Household)
-    path = Varchar(length=200)
-    day = Date(index=True)
-    by_user = ForeignKey(User, null=True, default=None)
-    occurred_at = Timestamptz()
-    received_at = Timestamptz()

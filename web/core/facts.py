@@ -1,4 +1,4 @@
-"""Facts → status, the one way (DESIGN §5, §9; docs/architecture.md).
+"""Facts → status, the one way (docs/architecture.md, docs/offline.md).
 
 Field work is recorded as append-only fact rows (a visit, an answer, a check-in, a stop
 done): each keeps when it happened on the phone (`occurred_at`), when the server got it

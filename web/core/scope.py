@@ -1,4 +1,4 @@
-"""The one scope mechanism (DESIGN §3).
+"""The one scope mechanism (docs/architecture.md, "scope").
 
 A role held at a place covers that place and everything under it (what each role may
 do there is the abilities the domains declare, web/core/domain.py); a volunteer sees

@@ -20,7 +20,7 @@ from web.core.domain import Card, home_cards
 from web.accounts.tables import HouseholdLink, RoleGrant
 from web.audit.logic import record
 from web.campaigns import logic as campaign_logic
-from web.campaigns.isolation_logic import current_isolation
+from web.isolation.logic import current_isolation
 from web.core.timeutil import today
 from web.core.forms import Form
 from web.core.i18n import _

@@ -1,7 +1,7 @@
 from piccolo.columns import ForeignKey, Varchar
 from piccolo.table import Table
 
-# sub-district → community → grid → micro-grid (DESIGN §2)
+# sub-district → community → grid → micro-grid (docs/architecture.md, "words")
 PLACE_KINDS = ("subdistrict", "community", "grid", "microgrid")
 CHILD_KIND = {"subdistrict": "community", "community": "grid", "grid": "microgrid"}
 

@@ -29,7 +29,7 @@ from web.households.tables import Household, Person
 from web.places.tables import Place
 from web.sampling.tables import SamplingSite, SamplingSlot
 
-BOUND = 20.0  # minutes: door to sampled (DESIGN §1)
+BOUND = 20.0  # minutes: door to sampled, the sub-district's rule (README)
 STEP = 5  # minutes: slots start and end on this grid
 # A site's hours fit N persons when N ÷ rate < hours + BOUND − STEP: rounding the slots to
 # the grid can add up to one STEP of queue (see plan_site), and the last arrivals may

@@ -1,4 +1,4 @@
-"""POST /sync/batch: a phone's queued writes sent in one request (DESIGN §5).
+"""POST /sync/batch: a phone's queued writes sent in one request (docs/offline.md).
 
 Each entry is dispatched in-process through the app itself, so it meets exactly what it
 would meet sent alone: the edge (session, CSRF), the idempotency middleware, guards,

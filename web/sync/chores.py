@@ -1,4 +1,4 @@
-"""Periodic chores, each run once per period across every app instance (DESIGN §9).
+"""Periodic chores, each run once per period across every app instance (docs/architecture.md).
 
 A domain declares a `Chore` (web/core/domain.py). Every instance ticks once a minute;
 at each tick it tries to claim the current period of every chore by inserting its row

@@ -1,4 +1,4 @@
-"""The one idempotency mechanism for every write (DESIGN §5).
+"""The one idempotency mechanism for every write (docs/offline.md).
 
 Every unsafe request from a signed-in user that carries an `Idempotency-Key` runs in
 one write transaction together with the record of its answer:

@@ -1,4 +1,4 @@
-"""Conflicts and claims: the two ways offline writes can collide (DESIGN §5).
+"""Conflicts and claims: the two ways offline writes can collide (docs/offline.md).
 
 Field facts are append-only and need neither. A claim goes to whoever reached the
 server first; a stale edit is kept as a conflict beside the current values.

@@ -7,7 +7,7 @@ from web.accounts.tables import User
 class IdempotencyRecord(Table):
     """The first answer to a write, kept so a repeat of the same key changes nothing.
 
-    Written in the same transaction as the write itself (DESIGN §5)."""
+    Written in the same transaction as the write itself (docs/offline.md)."""
 
     key = Varchar(length=36, unique=True)
     # Whose key it is: "u<user id>" or "r<household id>" for a resident.

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from web import db
 from web.accounts.auth import Principal
 from web.audit.logic import record
-from web.campaigns.tables import DoorSample, Isolation
+from web.isolation.tables import DoorSample, Isolation
 from web.core.forms import Form
 from web.core.i18n import _
 from web.core.scope import Scope

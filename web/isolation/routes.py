@@ -15,7 +15,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 
 from web.accounts.auth import Principal, principal_of, staff
-from web.campaigns import isolation_logic as logic
+from web.isolation import logic
 from web.core.forms import Form
 from web.core.i18n import _
 from web.core.render import is_htmx, redirect, render
