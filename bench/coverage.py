@@ -1201,12 +1201,15 @@ class LogicChanges:
 
             self._set(db.LoopSQLiteEngine, "fetch_in_thread", fetch_in_thread)
         if "range" in self.on:
-            for name in ("fetch", "fetch_long"):
-                def ranged(sql: str, *args: Any, _real=getattr(db, name)) -> Awaitable[list[dict]]:
+            def ranging(real: Callable[..., Awaitable[list[dict]]]) -> Callable[..., Awaitable[list[dict]]]:
+                def ranged(sql: str, *args: Any) -> Awaitable[list[dict]]:
                     sql, values = as_range(sql, list(args))
-                    return _real(sql, *values)
+                    return real(sql, *values)
 
-                self._set(db, name, ranged)
+                return ranged
+
+            for name in ("fetch", "fetch_long"):
+                self._set(db, name, ranging(getattr(db, name)))
         return self
 
     def _set(self, owner: Any, name: str, value: Any) -> None:

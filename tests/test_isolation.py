@@ -17,7 +17,7 @@ from web.audit.tables import AuditEntry
 from web.isolation.logic import offline_urls
 from web.isolation.tables import DoorSample, Isolation
 from web.core.timeutil import local_zone, today
-from web.households.tables import Household, Person
+from web.households.tables import Person
 from web.places.tables import Place
 
 EN = {"Accept-Language": "en"}
@@ -265,7 +265,7 @@ def test_isolation_dates_are_checked_beside_their_fields(as_user, call, starts_o
     answer = client.post(f"/households/{household}/isolation", data=data, headers=HX)
     assert answer.status_code == 422
     assert answer.text.lstrip().startswith('<section class="card" id="isolation">')
-    assert f'<p class="error"' in answer.text and message in html.unescape(answer.text)
+    assert '<p class="error"' in answer.text and message in html.unescape(answer.text)
     assert _run(call, Isolation.count().where(Isolation.household == household)) == 0
     assert audits(call, household) == before
 

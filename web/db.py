@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiosqlite
-from piccolo.columns import Column
+from piccolo.columns import Column, Serial
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import (
@@ -190,6 +190,13 @@ def make_engine(settings: Settings) -> Engine:
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA journal_mode = WAL")
     return LoopSQLiteEngine(path=str(path))
+
+
+class Keyed:
+    """Mixed into every table: Piccolo adds the `id` primary key itself; this names it for
+    the type checker."""
+
+    id: Serial
 
 
 def all_tables() -> list[type]:

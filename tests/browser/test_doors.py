@@ -97,7 +97,7 @@ def test_with_the_server_stopped_a_typed_code_opens_the_prepared_household(open_
     for path in ("/scan", target):
         if path not in urls:
             page.goto(path)
-        wait_until(page, lambda: page.evaluate(IS_SAVED, [user, path]), f"{path} to be saved on the phone")
+        wait_until(page, lambda path=path: page.evaluate(IS_SAVED, [user, path]), f"{path} to be saved on the phone")
 
     with server.down():
         response = page.goto("/scan")

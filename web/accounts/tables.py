@@ -1,6 +1,7 @@
 from piccolo.columns import Boolean, ForeignKey, Timestamptz, Varchar
 from piccolo.table import Table
 
+from web.db import Keyed
 from web.households.tables import Household
 from web.places.tables import Place
 
@@ -8,14 +9,14 @@ from web.places.tables import Place
 ROLES = ("commander", "secretary", "grid_head", "party_leader", "building_head", "volunteer")
 
 
-class Organisation(Table):
+class Organisation(Keyed, Table):
     """A volunteer organisation (社会组织), serving under a place."""
 
     name = Varchar(length=100)
     place = ForeignKey(Place)
 
 
-class User(Table, tablename="account"):
+class User(Keyed, Table, tablename="account"):
     username = Varchar(length=40, unique=True)
     display_name = Varchar(length=50)
     password_hash = Varchar(length=200)
@@ -25,14 +26,14 @@ class User(Table, tablename="account"):
     created_at = Timestamptz()
 
 
-class RoleGrant(Table):
+class RoleGrant(Keyed, Table):
     user = ForeignKey(User, index=True)
     role = Varchar(length=16)
     place = ForeignKey(Place)
     created_at = Timestamptz()
 
 
-class Session(Table, tablename="signin_session"):
+class Session(Keyed, Table, tablename="signin_session"):
     """A server-side session: the cookie holds a random token, the table its hash."""
 
     token_hash = Varchar(length=64, unique=True)
@@ -46,7 +47,7 @@ class Session(Table, tablename="signin_session"):
     ip = Varchar(length=64, default="")
 
 
-class HouseholdLink(Table):
+class HouseholdLink(Keyed, Table):
     """A resident's way in: a long random token in a link or QR code, revocable."""
 
     household = ForeignKey(Household, index=True)
@@ -56,7 +57,7 @@ class HouseholdLink(Table):
     revoked_at = Timestamptz(null=True, default=None)
 
 
-class SignInAttempt(Table):
+class SignInAttempt(Keyed, Table):
     username = Varchar(length=40, index=True)
     ip = Varchar(length=64, index=True)
     ok = Boolean(default=False)

@@ -1,10 +1,11 @@
 from piccolo.columns import ForeignKey, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
+from web.db import Keyed
 from web.accounts.tables import User
 
 
-class AuditEntry(Table):
+class AuditEntry(Keyed, Table):
     """Who saw or exported personal data, what, and when (PIPL)."""
 
     user = ForeignKey(User, null=True, default=None, index=True)

@@ -16,7 +16,7 @@ from web.accounts.auth import principal_of, signed_in, staff
 from web.audit.logic import record
 from web.campaigns import logic
 from web.campaigns.logic import Coverage
-from web.campaigns.tables import CAMPAIGN_KINDS, OUTCOMES, QUESTION_KINDS, REACHED, STANDARD_CHECKS, Campaign
+from web.campaigns.tables import CAMPAIGN_KINDS, QUESTION_KINDS, REACHED, STANDARD_CHECKS, Campaign
 from web.core import sheets
 from web.campaigns.labels import campaign_kind_label, outcome_label, value_label
 from web.core.display import household_address, kind_label

@@ -9,6 +9,7 @@ history. Both carry a copy of the place path, like households and persons.
 from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
+from web.db import Keyed
 from web.accounts.tables import User
 from web.households.tables import Household, Person
 from web.places.tables import Place
@@ -23,7 +24,7 @@ REACHED = ("visited", "vacant")
 SOURCES = ("head", "self", "site")  # at the door, the resident's own link, the sampling site
 
 
-class Campaign(Table):
+class Campaign(Keyed, Table):
     name = Varchar(length=100)
     kind = Varchar(length=16)
     place = ForeignKey(Place, index=True)
@@ -39,7 +40,7 @@ class Campaign(Table):
     figures = Text(default="")
 
 
-class Question(Table):
+class Question(Keyed, Table):
     """A question the secretary adds for one campaign ("returned from city X since …?")."""
 
     campaign = ForeignKey(Campaign, index=True)
@@ -49,7 +50,7 @@ class Question(Table):
     choices = Text(default="")  # one per line, for "choice"
 
 
-class Visit(Table):
+class Visit(Keyed, Table):
     """A head (or the resident, or a site) recorded this household's outcome."""
 
     campaign = ForeignKey(Campaign)
@@ -63,7 +64,7 @@ class Visit(Table):
     received_at = Timestamptz()
 
 
-class Answer(Table):
+class Answer(Keyed, Table):
     """One check of one person: `item` is a STANDARD_CHECKS name or "q<question id>"."""
 
     campaign = ForeignKey(Campaign)
@@ -78,7 +79,7 @@ class Answer(Table):
     received_at = Timestamptz()
 
 
-class HouseholdStatus(Table):
+class HouseholdStatus(Keyed, Table):
     """The latest outcome of a household in a campaign (unique per campaign, household)."""
 
     campaign = ForeignKey(Campaign)
@@ -89,7 +90,7 @@ class HouseholdStatus(Table):
     self_reported = Boolean(default=False)
 
 
-class PersonStatus(Table):
+class PersonStatus(Keyed, Table):
     """Where a person stands in a campaign (unique per campaign, person): checked by a
     head or a site, self-reported only, sampled."""
 

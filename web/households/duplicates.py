@@ -12,8 +12,7 @@ the other, all in one transaction.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from litestar.exceptions import NotFoundException

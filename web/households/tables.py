@@ -1,6 +1,7 @@
 from piccolo.columns import ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
+from web.db import Keyed
 from web.places.tables import Place
 
 HOUSEHOLD_KINDS = ("dwelling", "premises")
@@ -10,7 +11,7 @@ RELATIONS = ("head", "spouse", "child", "parent", "grandchild", "relative", "ren
 PERSON_TAGS = ("elderly_alone", "disabled", "pregnant", "chronic", "bedridden", "renter", "transient")
 
 
-class Household(Table):
+class Household(Keyed, Table):
     place = ForeignKey(Place, index=True)
     # Copy of the place's path, so a scope is one prefix query without a join.
     path = Varchar(length=200, index=True)
@@ -31,7 +32,7 @@ class Household(Table):
     created_at = Timestamptz()
 
 
-class Person(Table):
+class Person(Keyed, Table):
     household = ForeignKey(Household, index=True)
     path = Varchar(length=200, index=True)
     name = Varchar(length=50, index=True)
@@ -47,7 +48,7 @@ class Person(Table):
     created_at = Timestamptz()
 
 
-class NotDuplicate(Table):
+class NotDuplicate(Keyed, Table):
     """Two records a grid head looked at and settled as two different people, so the
     duplicate check stops offering them. The pair is stored once, person_a < person_b;
     deleting either person removes it (cascade)."""

@@ -7,11 +7,12 @@ The tables were first made by the campaigns app's migrations; they belong here s
 from piccolo.columns import Date, ForeignKey, Timestamptz, Varchar
 from piccolo.table import Table
 
+from web.db import Keyed
 from web.accounts.tables import User
 from web.households.tables import Household, Person
 
 
-class Isolation(Table):
+class Isolation(Keyed, Table):
     """A household under home isolation: tested at the door every day until `ends_on`."""
 
     household = ForeignKey(Household, index=True)
@@ -23,7 +24,7 @@ class Isolation(Table):
     created_at = Timestamptz()
 
 
-class DoorSample(Table):
+class DoorSample(Keyed, Table):
     """An isolated person sampled at their door on `day` (append-only)."""
 
     person = ForeignKey(Person, index=True)

@@ -1,12 +1,14 @@
 from piccolo.columns import ForeignKey, Varchar
 from piccolo.table import Table
 
+from web.db import Keyed
+
 # sub-district → community → grid → micro-grid (docs/architecture.md, "words")
 PLACE_KINDS = ("subdistrict", "community", "grid", "microgrid")
 CHILD_KIND = {"subdistrict": "community", "community": "grid", "grid": "microgrid"}
 
 
-class Place(Table):
+class Place(Keyed, Table):
     name = Varchar(length=100)
     kind = Varchar(length=16)
     parent = ForeignKey("self", null=True)

@@ -184,8 +184,8 @@ def _csv_rows(data: bytes) -> list[tuple[int, list[Any]]]:
         for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
             if _collect(rows, number, cells[:MAX_COLUMNS]):
                 break
-    except csv.Error:
-        raise FileProblem(_("This file could not be read as text. Save it as CSV (UTF-8) or XLSX and upload it again."))
+    except csv.Error as error:
+        raise FileProblem(_("This file could not be read as text. Save it as CSV (UTF-8) or XLSX and upload it again.")) from error
     return rows
 
 
@@ -195,16 +195,16 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[Any]]]:
     problem = FileProblem(_("This spreadsheet could not be opened. Save it again as .xlsx and upload it again."))
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many kinds for a damaged or foreign zip
-        raise problem
+    except Exception as error:  # openpyxl raises many kinds for a damaged or foreign zip
+        raise problem from error
     rows = []
     try:
         sheet = book.worksheets[0]
         for number, cells in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
             if _collect(rows, number, list(cells)):
                 break
-    except Exception:
-        raise problem
+    except Exception as error:
+        raise problem from error
     finally:
         book.close()
     return rows
@@ -616,7 +616,7 @@ def sample_xlsx() -> bytes:
                 cell.number_format = "@"  # so Excel keeps ID numbers whole when someone types more
             if r == 1:
                 cell.font = Font(bold=True)
-    for c, header in enumerate(rows[0], start=1):
+    for c in range(1, len(rows[0]) + 1):
         sheet.column_dimensions[sheet.cell(row=1, column=c).column_letter].width = 20 if c - 1 in text_columns else 12
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()

@@ -214,7 +214,7 @@ def assign(sites: list[SiteSpec], units: list[Unit]) -> tuple[dict[Any, Any], li
     groups: dict[str, list[Unit]] = defaultdict(list)
     for unit in units:
         groups[unit.group].append(unit)
-    for path, members in sorted(groups.items(), key=lambda g: (-sum(u.persons for u in g[1]), g[0])):
+    for _group, members in sorted(groups.items(), key=lambda g: (-sum(u.persons for u in g[1]), g[0])):
         persons = sum(u.persons for u in members)
         common = [s for s in sites if all(u.path.startswith(s.path) for u in members)]
         if common:

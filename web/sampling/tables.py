@@ -12,12 +12,13 @@ from decimal import Decimal
 from piccolo.columns import Boolean, Date, ForeignKey, Integer, Numeric, Time, Timestamptz, Varchar
 from piccolo.table import Table
 
+from web.db import Keyed
 from web.accounts.tables import User
 from web.campaigns.tables import Campaign
 from web.places.tables import Place
 
 
-class SamplingSite(Table):
+class SamplingSite(Keyed, Table):
     campaign = ForeignKey(Campaign, index=True)
     place = ForeignKey(Place)  # the place it serves: its slots go to places under it
     path = Varchar(length=200, index=True)
@@ -32,7 +33,7 @@ class SamplingSite(Table):
     created_at = Timestamptz()
 
 
-class SamplingSlot(Table):
+class SamplingSlot(Keyed, Table):
     campaign = ForeignKey(Campaign, index=True)
     site = ForeignKey(SamplingSite, index=True)
     place = ForeignKey(Place)  # a micro-grid, or a grid (not split, or its loose households)

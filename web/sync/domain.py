@@ -1,7 +1,6 @@
 """The offline engine's server side: the sync page, the manifest, queued batches, the
 idempotency records, claims, conflicts, and the periodic chores' claims."""
 
-from datetime import timedelta
 
 from web.core.domain import Chore, Domain, NavEntry
 from web.core.i18n import _

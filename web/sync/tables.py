@@ -1,10 +1,11 @@
 from piccolo.columns import JSON, Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
+from web.db import Keyed
 from web.accounts.tables import User
 
 
-class IdempotencyRecord(Table):
+class IdempotencyRecord(Keyed, Table):
     """The first answer to a write, kept so a repeat of the same key changes nothing.
 
     Written in the same transaction as the write itself (docs/offline.md)."""
@@ -23,7 +24,7 @@ class IdempotencyRecord(Table):
     clock_flagged = Boolean(default=False)  # device clock was more than 5 minutes ahead
 
 
-class Conflict(Table):
+class Conflict(Keyed, Table):
     """A stale edit: made on an old version of a record. Both values are kept until a
     grid head settles it; nothing is overwritten silently."""
 
@@ -40,7 +41,7 @@ class Conflict(Table):
     resolution = Varchar(length=12, default="")  # "submitted" | "current"
 
 
-class Claim(Table):
+class Claim(Keyed, Table):
     """First come, first served: one holder per subject (e.g. "request:7")."""
 
     subject = Varchar(length=40, unique=True)
@@ -49,7 +50,7 @@ class Claim(Table):
     received_at = Timestamptz()
 
 
-class ChoreRun(Table):
+class ChoreRun(Keyed, Table):
     """One period of a periodic chore, claimed by the first instance to insert it
     (`key` = "<chore>@<period start>", unique): so several app instances run it once."""
 
