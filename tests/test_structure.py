@@ -146,6 +146,7 @@ def test_a_new_domain_is_found_by_its_declaration_alone(tmp_path, monkeypatch):
         app = create_app()
         assert "/notices" in {route.path for route in app.routes}
     finally:
+        monkeypatch.undo()
         sys.modules.pop("web.notices.domain", None)
         sys.modules.pop("web.notices", None)
         domains.domains.cache_clear()
