@@ -2,16 +2,17 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Installs follow constraints.txt (every package pinned exactly: `make lock` writes it anew).
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 export PICCOLO_CONF := web.piccolo_conf
 
-.PHONY: run test bench bench-full messages chromium clean
+.PHONY: run test bench bench-full messages chromium clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 run: $(STAMP)
@@ -39,6 +40,11 @@ bench: $(STAMP)
 messages: $(STAMP)
 	$(BIN)/pybabel extract --no-wrap -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location --sort-output -o web/translations/messages.pot . >/dev/null
 	$(BIN)/pybabel update --no-wrap -i web/translations/messages.pot -d web/translations --no-fuzzy-matching --ignore-obsolete
+
+# Pin what is installed now (after changing a dependency in pyproject.toml and installing it).
+lock: $(STAMP)
+	{ echo "# Exact versions of every package, for installs a month apart to run the same code."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v '^gridline'; } > constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache
