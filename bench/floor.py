@@ -209,12 +209,13 @@ async def _floor(engine: str, sqlite_path: Path, database_url: str, data_dir: Pa
                  warmup: float, seconds: float) -> FloorResult:
     from web import db
     from web.accounts.auth import load_principal
-    from web.core.render import render_html
+    from web.core.render import install_domains, render_html
     from web.places.logic import Tally, rollup
     from web.places.routes import PlacePage
     from web.places.tables import CHILD_KIND
     from web.settings import Settings
 
+    install_domains()  # the nav and label filters, as the app sets them up
     # The principal exactly as the server sees it, through the app's own code (not timed).
     settings = Settings(data_dir=data_dir, database_url=database_url)
     app_engine = db.make_engine(settings)

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlencode
 
 import pytest
 
 from tests.conftest import ORIGIN, sign_in
+from tests.factories import a_household, count, entry, records, results, send
 from web.accounts.auth import token_hash
 from web.accounts.tables import Session
-from web.households.tables import Household, Person
-from web.places.tables import Place
+from web.households.tables import Person
 from web.sync.batch import MAX_ENTRIES
 from web.sync.tables import IdempotencyRecord
 
@@ -25,42 +24,6 @@ def q(call, query):
         return await query
 
     return call(run)
-
-
-def a_household(call, offset: int, inside: bool = True) -> dict:
-    """A household of the grid head's grid (or, `inside=False`, one outside it)."""
-    grid = q(call, Place.select().where(Place.kind == "grid").order_by(Place.id).first())
-    under = Household.path.like(grid["path"] + "%") if inside else Household.path.not_like(grid["path"] + "%")
-    return q(call, Household.select().where(under).order_by(Household.id).offset(offset).first())
-
-
-def entry(household_id: int, name: str, key: str | None = None, url: str | None = None, **headers: str) -> dict:
-    """A write as the service worker keeps it."""
-    return {
-        "method": "POST",
-        "url": url or f"{ORIGIN}/households/{household_id}/persons",
-        "headers": {"content-type": "application/x-www-form-urlencoded", "hx-request": "true",
-                    "idempotency-key": key or str(uuid.uuid4()), **headers},
-        "body": urlencode({"name": name, "relation": "other"}),
-    }
-
-
-def send(client, entries: list[dict], **headers: str):
-    return client.post("/sync/batch", json={"entries": entries}, headers=headers)
-
-
-def results(response) -> list[dict]:
-    assert response.status_code == 200, response.text
-    assert response.headers["cache-control"] == "no-store"
-    return response.json()["results"]
-
-
-def count(call, household_id: int, prefix: str) -> int:
-    return q(call, Person.count().where((Person.household == household_id) & Person.name.like(prefix + "%")))
-
-
-def records(call, keys: list[str]) -> int:
-    return q(call, IdempotencyRecord.count().where(IdempotencyRecord.key.is_in(keys)))
 
 
 def test_a_batch_of_distinct_writes_applies_each_once_in_order(as_user, call):

@@ -14,46 +14,13 @@ from web.accounts import logic as accounts_logic
 from web.audit.tables import AuditEntry
 from web.campaigns import logic
 from web.campaigns.tables import Answer, Campaign, HouseholdStatus, PersonStatus, Visit
-from web.households.tables import Household, Person
+from web.households.tables import Household
 from web.places.tables import Place
+from tests.factories import household_in, members, new_campaign, place_of, run
 from web.settings import get_settings
 
 EN = {"Accept-Language": "en"}
 HX = {"HX-Request": "true"}
-
-
-def run(call, query):
-    async def go():
-        return await query
-
-    return call(go)
-
-
-def place_of(call, username: str) -> dict:
-    from web.accounts.tables import RoleGrant
-
-    grant = run(call, RoleGrant.select(RoleGrant.place).where(RoleGrant.user.username == username).first())
-    return run(call, Place.select().where(Place.id == grant["place"]).first())
-
-
-def new_campaign(call, place: dict, checks: str = "present,sampled,code,doses", questions=(), kind="testing_round") -> dict:
-    values = {"name": f"Round {uuid.uuid4().hex[:6]}", "kind": kind, "checks": checks,
-              "deadline": datetime.now(timezone.utc) + timedelta(days=1), "questions": list(questions)}
-    campaign_id = call(logic.create_campaign, values, place, None)
-    return run(call, Campaign.select().where(Campaign.id == campaign_id).first())
-
-
-def household_in(call, place: dict, offset: int = 0) -> dict:
-    """The offset-th household with somebody registered, in walking order (other tests may
-    have emptied some)."""
-    occupied = run(call, Person.select(Person.household).where(Person.path.like(place["path"] + "%")).distinct())
-    return run(call, Household.select().where(Household.path.like(place["path"] + "%")
-                                              & Household.id.is_in([p["household"] for p in occupied]))
-               .order_by(Household.sort_key).offset(offset).first())
-
-
-def members(call, household_id: int) -> list[dict]:
-    return run(call, Person.select().where(Person.household == household_id).order_by(Person.id))
 
 
 def counts(call, campaign_id: int, household_id: int) -> tuple[int, int, int]:

@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException
 from piccolo.querystring import QueryString
 
 from tests.conftest import ORIGIN
-from tests.test_batch import a_household, count, entry, q, records, results, send
+from tests.factories import a_household, count, entry, records, results, run as q, send
 from web import db
 from web.core.scope import Scope, get_or_404
 from web.households import logic

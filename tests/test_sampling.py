@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 
 from tests.conftest import sign_in
-from tests.test_campaigns import place_of, run
+from tests.factories import place_of, run
 from web import db
 from web.accounts import logic as accounts_logic
 from web.accounts.auth import Principal

@@ -347,7 +347,7 @@ def test_a_new_resident_link_is_not_kept_in_the_idempotency_record(as_user, call
 
 def test_a_prepared_grid_with_an_open_round_stays_under_2_mb_per_300_households(as_user, call, world):
     """With a testing round open, the grid head's phone also keeps each household's sweep form."""
-    from tests.test_campaigns import new_campaign, place_of
+    from tests.factories import new_campaign, place_of
 
     campaign = new_campaign(call, place_of(call, "commander"),
                             questions=[{"kind": "yes_no", "label": "Returned from city X since 1 March?", "choices": ""}])
