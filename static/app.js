@@ -95,7 +95,8 @@
     const offer = () => {
       const waiting = registration.waiting;
       const bar = document.getElementById("update");
-      if (!waiting || !bar) return;
+      // A first visit installs the first worker (briefly "waiting"): nothing to update from.
+      if (!waiting || !bar || !sw.controller || !registration.active) return;
       ask({ type: "status" }).then((status) => {
         if (status && status.pending > 0) return setTimeout(offer, 5000);
         bar.hidden = false;

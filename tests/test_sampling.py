@@ -359,7 +359,7 @@ def test_secretary_moves_a_slot_and_sees_the_wait_checked_again(as_user, call):
         assert abs(float(row["wait"]) - wait) < 0.06, "every wait at the site is checked again"
     page = html.unescape(client.get(f"/campaigns/{campaign_id}/sampling", headers=EN).text)
     assert "Slots with an expected wait of 20 minutes or more: " in page
-    assert f'<tr id="slot-{big["id"]}" class="refused">' in page and '<span class="chip bad">' in page
+    assert f'<li id="slot-{big["id"]}" class="slot refused">' in page and '<span class="chip bad">' in page
 
     # Shorter hours leave a slot outside them: the table says so until it is moved or generated again.
     site = run(call, SamplingSite.select().where(SamplingSite.campaign == campaign_id).first())

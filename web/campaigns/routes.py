@@ -3,6 +3,7 @@ resident's self-report."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,12 +19,13 @@ from web.campaigns import logic
 from web.campaigns.logic import Coverage
 from web.campaigns.tables import CAMPAIGN_KINDS, OUTCOMES, QUESTION_KINDS, REACHED, STANDARD_CHECKS, Campaign
 from web.core import sheets
-from web.core.display import campaign_kind_label, household_address, kind_label, outcome_label, value_label
+from web.core.display import (campaign_kind_label, household_address, kind_label, mask_phone, outcome_label,
+                              value_label)
 from web.core.forms import Form
 from web.core.i18n import _, ngettext
 from web.core.render import is_htmx, redirect, render
 from web.core.scope import get_or_404
-from web.core.timeutil import now
+from web.core.timeutil import local_zone, now
 from web.households import logic as household_logic
 from web.households.logic import read_person
 from web.households.tables import Household
@@ -157,7 +159,7 @@ class ProgressPage:
     figures: Coverage
     children: list[Row]
     households: list[dict]  # a grid or micro-grid: the sweep list in walking order
-    missing: list[dict]  # a bigger place: households not yet reached (the first MISSING_SHOWN)
+    missing: list[dict]  # a bigger place: its grids with households not yet reached (the first MISSING_SHOWN)
     rounds: list[tuple[dict, Coverage]]
     expected_pct: int  # where the campaign should be by now, if the work is spread evenly to the deadline
     unchecked: list[dict] = field(default_factory=list)  # persons of reached households not checked
@@ -215,7 +217,7 @@ async def _progress_page(request: Request[Any, Any, Any], campaign_id: int, plac
         households = await _sweep_list(campaign, place["path"], principal.scope, need)
         unchecked = await logic.unchecked_in_reached(campaign["id"], place["path"], MISSING_SHOWN)
     else:
-        missing = await logic.missing_under(campaign["id"], place["path"], MISSING_SHOWN)
+        missing = await logic.missing_by_grid(campaign["id"], place["path"], figures, MISSING_SHOWN)
     trail = [p for p in await ancestors(place["path"]) if principal.scope.covers_path(p["path"])]
     return ProgressPage(
         campaign=campaign, place=place, trail=trail, figures=logic.rollup(figures, place["path"]), children=children,
@@ -274,17 +276,36 @@ async def _export_rows(request: Request[Any, Any, Any], campaign_id: int, place_
             rows.append([p["name"], kind_label(p["kind"]), c.households, c.reached, c.revisit, c.refused, c.self_households,
                          c.persons, c.checked, c.self_only, c.sampled])
     else:
-        rows = [[_("Place"), _("Address"), _("Door code"), _("Status"), _("Persons")]]
+        # Grid by grid in their numbered order, with whom to call: the head of household's
+        # name and phone (in full for those who may see it; the export is audited).
+        full = principal.can("reveal", place["path"])
+        rows = [[_("Grid"), _("Place"), _("Address"), _("Door code"), _("Status"), _("Persons"),
+                 _("Head of household"), _("Phone")]]
         names = {p["path"]: p["name"] for p in await Place.select(Place.name, Place.path).where(
             Place.path.like(f"{place['path']}%"))}
-        for h in await logic.missing_under(campaign["id"], place["path"], None):
-            rows.append([names.get(h["path"], ""), household_address(h), h["door_code"], outcome_label(h["outcome"] or ""),
-                         h["persons"]])
-    await record(principal, "export", f"campaign:{campaign_id}:{what}", place["path"], f"{len(rows) - 1} rows")
+        heads = await logic.heads_under(place["path"])
+        missing = await logic.missing_under(campaign["id"], place["path"], None)
+        missing.sort(key=lambda h: (logic.natural_key(names.get(logic.grid_path(h["path"]), "")),
+                                    [int(part) for part in h["path"].strip("/").split("/")]))
+        for h in missing:
+            head = heads.get(h["id"]) or {"name": "", "phone": ""}
+            rows.append([names.get(logic.grid_path(h["path"]), ""), names.get(h["path"], ""), household_address(h),
+                         h["door_code"], outcome_label(h["outcome"] or ""), h["persons"], head["name"],
+                         head["phone"] if full else mask_phone(head["phone"])])
+    detail = f"{len(rows) - 1} rows" + (", with heads of household and phones" if what == "missing" else "")
+    await record(principal, "export", f"campaign:{campaign_id}:{what}", place["path"], detail)
     return campaign, place, rows
 
 
 def _filename(campaign: dict, place: dict, what: str, ext: str) -> str:
+    """What a secretary finds in their downloads: "第7轮全员核酸-四平社区-未到达住户-20261204-2200.xlsx"."""
+    part = {"figures": _("figures"), "missing": _("missing households")}[what]
+    stamp = now().astimezone(local_zone()).strftime("%Y%m%d-%H%M")
+    name = "-".join(re.sub(r'[\\/:*?"<>|\s]+', "_", text).strip("_") for text in (campaign["name"], place["name"], part))
+    return f"{name}-{stamp}.{ext}"
+
+
+def _plain_filename(campaign: dict, place: dict, what: str, ext: str) -> str:
     return f"campaign-{campaign['id']}-place-{place['id']}-{what}.{ext}"
 
 
@@ -292,14 +313,16 @@ def _filename(campaign: dict, place: dict, what: str, ext: str) -> str:
 async def export_csv(request: Request[Any, Any, Any], campaign_id: FromPath[int], place_id: FromPath[int],
                      what: FromQuery[str] = "figures") -> Response[bytes]:
     campaign, place, rows = await _export_rows(request, campaign_id, place_id, what)
-    return sheets.download(sheets.csv_bytes(rows), _filename(campaign, place, what, "csv"), "csv")
+    return sheets.download(sheets.csv_bytes(rows), _filename(campaign, place, what, "csv"), "csv",
+                           _plain_filename(campaign, place, what, "csv"))
 
 
 @get("/campaigns/{campaign_id:int}/places/{place_id:int}/export.xlsx", guards=[staff])
 async def export_xlsx(request: Request[Any, Any, Any], campaign_id: FromPath[int], place_id: FromPath[int],
                       what: FromQuery[str] = "figures") -> Response[bytes]:
     campaign, place, rows = await _export_rows(request, campaign_id, place_id, what)
-    return sheets.download(sheets.xlsx_bytes(rows, what), _filename(campaign, place, what, "xlsx"), "xlsx")
+    return sheets.download(sheets.xlsx_bytes(rows, what), _filename(campaign, place, what, "xlsx"), "xlsx",
+                           _plain_filename(campaign, place, what, "xlsx"))
 
 
 # ---- the sweep form of one household -----------------------------------------------------------
