@@ -342,6 +342,16 @@ async def visits_of(campaign_id: int, household_id: int) -> list[dict]:
         (Visit.campaign == campaign_id) & (Visit.household == household_id)).order_by(Visit.occurred_at, ascending=False)
 
 
+async def notes_under(campaign_id: int, prefix: str) -> dict[int, str]:
+    """What the latest visit to each household noted ("come back after 8 p.m."), if anything."""
+    where, low, high = under("path", prefix)
+    notes: dict[int, str] = {}
+    for row in await db.fetch(f"SELECT household, note FROM visit WHERE campaign = {{}} AND {where}"
+                              " ORDER BY occurred_at, id", campaign_id, low, high):
+        notes[row["household"]] = row["note"]
+    return {household: note for household, note in notes.items() if note}
+
+
 async def statuses_under(campaign_id: int, prefix: str) -> dict[int, dict]:
     rows = await HouseholdStatus.select(HouseholdStatus.household, HouseholdStatus.outcome,
                                         HouseholdStatus.self_reported).where(

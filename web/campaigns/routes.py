@@ -173,6 +173,27 @@ class ProgressPage:
         return self.place["kind"] in ("grid", "microgrid")
 
     @property
+    def to_reach(self) -> int:
+        """Households of the list not yet reached: the figure on "Not yet reached"."""
+        return sum(1 for h in self.households if h["outcome"] not in REACHED)
+
+    @property
+    def groups(self) -> list[tuple[str, str, list[dict]]]:
+        """The list as a head walks it at night: the doors to go back to first (with what
+        was noted there), then building by building, unit by unit, in walking order."""
+        revisit = [h for h in self.households if h["outcome"] == "nobody_home"]
+        groups: list[tuple[str, str, list[dict]]] = [("revisit", _("To revisit"), revisit)] if revisit else []
+        for h in self.households:
+            if h["outcome"] == "nobody_home":
+                continue
+            key = f"b-{h['building']}-{h['unit']}"
+            if not groups or groups[-1][0] != key:
+                title = household_address({"building": h["building"], "unit": h["unit"]}) or _("Other")
+                groups.append((key, title, []))
+            groups[-1][2].append(h)
+        return groups
+
+    @property
     def time_left(self) -> str:
         """"5 hours left" or "overdue by 2 hours": what a secretary at 10 p.m. looks for first."""
         deadline = self.campaign["deadline"]
@@ -234,9 +255,11 @@ async def _sweep_list(campaign: dict, prefix: str, scope: Any, need: str) -> lis
     """The households in walking order, each with its status chip."""
     rows = await household_logic.households_under(prefix, scope)
     statuses = await logic.statuses_under(campaign["id"], prefix)
+    notes = await logic.notes_under(campaign["id"], prefix)
     for row in rows:
         status = statuses.get(row["id"])
         row["outcome"] = status["outcome"] if status else ""
+        row["note"] = notes.get(row["id"], "")
         row["self_reported"] = bool(status and status["self_reported"])
     if need == "missing":
         rows = [r for r in rows if r["outcome"] not in REACHED]
@@ -342,7 +365,7 @@ class SweepPage:
     next_id: int | None = None  # the next household not yet reached, in walking order
     resident: bool = False  # the resident's own self-report
     can_add_person: bool = False
-    found: str = ""  # the name of a person just added at the door
+    found: dict | None = None  # a person just added at the door
     errors: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
 
@@ -353,6 +376,13 @@ class SweepPage:
     @property
     def outcome(self) -> str:
         return self.visits[0]["outcome"] if self.visits else ""
+
+    @property
+    def next_url(self) -> str:
+        """Where saving leads: the next door not yet reached, else the list."""
+        if self.next_id:
+            return f"/campaigns/{self.campaign['id']}/households/{self.next_id}"
+        return f"/campaigns/{self.campaign['id']}/places/{self.place_id}"
 
     @property
     def action(self) -> str:
@@ -390,10 +420,25 @@ async def _sweep_page(request: Request[Any, Any, Any], campaign_id: int, househo
         visits=await logic.visits_of(campaign_id, household_id), trail=trail, place_id=household["place"],
         resident=resident,
     )
+    if resident and "sampled" in page.checks and not await _slot_begun(campaign, household):
+        page.checks = [c for c in page.checks if c != "sampled"]  # not asked before their sampling time
     if not resident:
         page.next_id = await logic.next_to_reach(campaign_id, household)
         page.can_add_person = principal.can("manage_households", household["path"])
     return page
+
+
+async def _slot_begun(campaign: dict, household: dict) -> bool:
+    """Has the household's sampling slot in this round begun? (No slot: not yet.)"""
+    from web.sampling.logic import household_slots  # sampling builds on campaigns
+
+    for entry in await household_slots(household):
+        slot = entry["slot"]
+        if entry["campaign"]["id"] == campaign["id"] and slot is not None:
+            starts = slot["starts"]
+            starts = datetime.fromisoformat(starts) if isinstance(starts, str) else starts
+            return starts <= now()
+    return False
 
 
 async def _saved_address(request: Request[Any, Any, Any], saved: str) -> str:
@@ -451,9 +496,7 @@ async def record_sweep(request: Request[Any, Any, Any], campaign_id: FromPath[in
     except logic.CampaignClosed:
         return _refuse_closed(request, page, form, "sweep")
     # The next door says the last one was saved (online: offline the phone says so itself).
-    target = (f"/campaigns/{campaign_id}/households/{page.next_id}" if page.next_id
-              else f"/campaigns/{campaign_id}/places/{page.place_id}")
-    return redirect(request, f"{target}?saved={household_id}")
+    return redirect(request, f"{page.next_url}?saved={household_id}")
 
 
 @post("/campaigns/{campaign_id:int}/households/{household_id:int}/persons", guards=[staff])
@@ -474,7 +517,8 @@ async def add_found_person(request: Request[Any, Any, Any], campaign_id: FromPat
     try:
         async with db.write():
             person_id = await household_logic.add_person(household_id, page.household["path"], occurred, person)
-            await logic.record_sweep(page.campaign, page.household, "", "", {person_id: {"present": "yes"}},
+            # Somebody opened the door: the household is reached (visited), the newcomer present.
+            await logic.record_sweep(page.campaign, page.household, "visited", "", {person_id: {"present": "yes"}},
                                      source="head", user_id=principal.user_id, occurred=occurred)
     except logic.CampaignClosed:
         form.errors["name"] = _("This campaign is closed: nothing more can be recorded in it.")
@@ -482,7 +526,8 @@ async def add_found_person(request: Request[Any, Any, Any], campaign_id: FromPat
         return render(request, "pages/sweep.html", page, partial="found", status_code=422)
     if is_htmx(request):
         # Only this block: what is typed on the sweep form above stays as it is.
-        page.found = person["name"]
+        page.found = next(m for m in await household_logic.members(household_id) if m["id"] == person_id)
+        page.latest = await logic.latest_answers(campaign_id, household_id)
         return render(request, "pages/sweep.html", page, partial="found")
     return redirect(request, f"/campaigns/{campaign_id}/households/{household_id}")
 

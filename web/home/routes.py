@@ -44,6 +44,7 @@ class HomePage:
     can_sweep: bool = False
     duplicates: int = 0  # possible duplicate persons to merge or tell apart
     sites: list[dict] = field(default_factory=list)  # sampling sites where this user ticks residents
+    below: list["Rollup"] = field(default_factory=list)  # open campaigns below the user's place, by community
 
 
 async def grids_missing_heads(prefix: str) -> list[dict]:
@@ -121,6 +122,47 @@ async def build_home(principal: Principal) -> HomePage:
     return page
 
 
+# ---- open campaigns below the user's place, by community ------------------------------------
+
+
+@dataclass
+class Rollup:
+    """One open campaign started below the user's place (a community's round, seen from the
+    command centre), with its figures per community under it."""
+
+    campaign: dict
+    rows: list[tuple[dict, Coverage]]
+    total: Coverage
+
+
+async def campaigns_below(principal: Principal) -> list[Rollup]:
+    """Every open campaign under a sub-district or community the user looks after, each
+    community a row: what the command centre chases at 10 p.m."""
+    result: list[Rollup] = []
+    for grant in principal.places_for("browse"):
+        if grant.place_kind not in ("subdistrict", "community"):
+            continue
+        below = [c for c in await campaigns.visible_campaigns(principal.scope, "open")
+                 if c["path"].startswith(grant.path) and c["path"] != grant.path]
+        if not below:
+            continue
+        communities = await Place.select(Place.id, Place.name, Place.path).where(
+            (Place.kind == "community") & Place.path.like(f"{grant.path}%"))
+        communities.sort(key=lambda p: campaigns.natural_key(p["name"]))
+        for campaign in below:
+            figures = await campaigns.coverage_under(campaign, campaign["path"])
+            rows = []
+            for community in communities:
+                if campaign["path"].startswith(community["path"]):
+                    # A campaign of one grid is shown at its own place, not its whole community.
+                    place = {"id": campaign["place"], "name": campaign["place.name"]}
+                    rows.append((place, campaigns.rollup(figures, campaign["path"])))
+                elif community["path"].startswith(campaign["path"]):
+                    rows.append((community, campaigns.rollup(figures, community["path"])))
+            result.append(Rollup(campaign, rows, campaigns.rollup(figures, campaign["path"])))
+    return result
+
+
 @get("/")
 async def home(request: Request[Any, Any, Any]) -> Response[Any]:
     principal = request.scope.get("user")
@@ -128,7 +170,9 @@ async def home(request: Request[Any, Any, Any]) -> Response[Any]:
         return redirect(request, "/signin")
     if principal.is_resident:
         return redirect(request, "/my")
-    return render(request, "pages/home.html", await build_home(principal))
+    page = await build_home(principal)
+    page.below = await campaigns_below(principal)
+    return render(request, "pages/home.html", page)
 
 
 routes = [home]
