@@ -113,6 +113,21 @@
     });
   }
 
+  // ---- larger text: the reader's choice, kept on this phone for every page --------------
+  const TEXT_KEY = "gridline:text";
+  const largeText = () => { try { return localStorage.getItem(TEXT_KEY) === "large"; } catch (e) { return false; } };
+  function applyTextSize(large) {
+    html.classList.toggle("large-text", large);
+    for (const button of document.querySelectorAll("[data-text-size]")) button.setAttribute("aria-pressed", String(large));
+  }
+  applyTextSize(largeText());
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest || !event.target.closest("[data-text-size]")) return;
+    const large = !largeText();
+    try { localStorage.setItem(TEXT_KEY, large ? "large" : "normal"); } catch (e) { /* kept for this page only */ }
+    applyTextSize(large);
+  });
+
   // ---- an offline copy says how old it is -----------------------------------------
   const savedAt = html.dataset.savedAt;
   if (savedAt) {
