@@ -95,7 +95,8 @@
     const offer = () => {
       const waiting = registration.waiting;
       const bar = document.getElementById("update");
-      if (!waiting || !bar) return;
+      // A first visit installs the first worker (briefly "waiting"): nothing to update from.
+      if (!waiting || !bar || !sw.controller || !registration.active) return;
       ask({ type: "status" }).then((status) => {
         if (status && status.pending > 0) return setTimeout(offer, 5000);
         bar.hidden = false;
@@ -111,6 +112,21 @@
       if (installing) installing.addEventListener("statechange", () => { if (installing.state === "installed") offer(); });
     });
   }
+
+  // ---- larger text: the reader's choice, kept on this phone for every page --------------
+  const TEXT_KEY = "gridline:text";
+  const largeText = () => { try { return localStorage.getItem(TEXT_KEY) === "large"; } catch (e) { return false; } };
+  function applyTextSize(large) {
+    html.classList.toggle("large-text", large);
+    for (const button of document.querySelectorAll("[data-text-size]")) button.setAttribute("aria-pressed", String(large));
+  }
+  applyTextSize(largeText());
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest || !event.target.closest("[data-text-size]")) return;
+    const large = !largeText();
+    try { localStorage.setItem(TEXT_KEY, large ? "large" : "normal"); } catch (e) { /* kept for this page only */ }
+    applyTextSize(large);
+  });
 
   // ---- an offline copy says how old it is -----------------------------------------
   const savedAt = html.dataset.savedAt;
@@ -416,6 +432,14 @@
   });
   if (document.querySelector("main .alert[role=alert]")) showFirstInvalid(document);
 
+  // The figure on "Not yet reached": rows neither reached nor saved on this phone.
+  function countToReach() {
+    const figure = document.querySelector("[data-to-reach]");
+    const box = document.getElementById("households");
+    if (!figure || !box) return;
+    figure.textContent = box.querySelectorAll("li:not([data-reached]):not([data-queued])").length;
+  }
+
   // Lists marked data-outbox-mark show which of their rows have work saved on this phone
   // and not yet sent (a sweep list after a stairwell without signal).
   async function markQueued() {
@@ -429,6 +453,9 @@
         const queued = waiting.has(new URL(link.href).pathname);
         const row = link.closest("li");
         if (row) row.toggleAttribute("data-queued", queued);  // done at the door, to be sent
+        // Saved here supersedes what the list said ("not reached"): never both on one row.
+        const outcome = link.querySelector(".chip[class*=' o-']");
+        if (outcome) outcome.hidden = queued;
         let chip = link.querySelector(".chip.queued");
         if (queued && !chip) {
           chip = document.createElement("span");
@@ -440,6 +467,9 @@
         }
       }
     }
+    countToReach();
+    const shown = document.querySelector("a[data-show].primary");
+    if (shown) filterList(shown.dataset.show === "missing");
   }
   if (sw) {
     if (sw.controller) markQueued();
@@ -448,23 +478,48 @@
   }
 
   // "Not yet reached" on a sweep list: filtered in place, so it works with no signal too.
+  // A building or unit with nothing left to do drops out with its rows.
+  function filterList(missing) {
+    const box = document.getElementById("households");
+    if (!box) return;
+    for (const row of box.querySelectorAll("li")) row.hidden = missing && (row.hasAttribute("data-reached") || row.hasAttribute("data-queued"));
+    for (const group of box.querySelectorAll(".walk-group")) group.hidden = !group.querySelector("li:not([hidden])");
+  }
   document.addEventListener("click", (event) => {
     const button = event.target.closest && event.target.closest("a[data-show]");
-    const list = document.querySelector("#households ul[data-outbox-mark]");
-    if (!button || !list) return;
+    if (!button || !document.querySelector("#households [data-outbox-mark]")) return;
     event.preventDefault();
-    const missing = button.dataset.show === "missing";
-    for (const row of list.querySelectorAll("li[data-reached], li[data-queued]")) row.hidden = missing;
+    filterList(button.dataset.show === "missing");
     for (const other of document.querySelectorAll("a[data-show]")) other.classList.toggle("primary", other === button);
   });
 
-  // "Everyone present" on a sweep form: one tap for the usual door, then untick who was away.
+  // "Everyone present / sampled / green" on a sweep form: one tap for the usual door, then
+  // change who differs. data-all="<check>:<value>".
   document.addEventListener("click", (event) => {
-    const button = event.target.closest && event.target.closest("button[data-all-present]");
+    const button = event.target.closest && event.target.closest("button[data-all]");
     if (!button) return;
     const form = button.closest("form");
-    for (const radio of form.querySelectorAll('input[type=radio][name$=".present"][value=yes]')) radio.checked = true;
+    const [check, value] = button.dataset.all.split(":");
+    for (const radio of form.querySelectorAll(`input[type=radio][name$=".${check}"][value="${value}"]`)) radio.checked = true;
     const visited = form.querySelector("input[name=outcome][value=visited]");
-    if (visited) visited.checked = true;
+    if (visited && !form.querySelector("input[name=outcome]:checked")) visited.checked = true;
   });
+
+  // A sweep saved on this phone (no signal) goes on to the next door, as it does online:
+  // that page is saved on the phone too, and says the last one was kept.
+  const SAVED_KEY = "gridline:saved-here";
+  document.addEventListener("htmx:after:request", (event) => {
+    const ctx = event.detail && event.detail.ctx;
+    const response = ctx && ctx.response;
+    const form = ctx && ctx.sourceElement && ctx.sourceElement.closest && ctx.sourceElement.closest("form[data-next]");
+    if (!form || !response || response.status !== 202 || !response.headers || response.headers.get("X-Gridline-Cache") !== "outbox") return;
+    try { sessionStorage.setItem(SAVED_KEY, form.dataset.savedText || ""); } catch (e) { /* private mode */ }
+    window.location.assign(form.dataset.next);
+  });
+  const savedHere = document.getElementById("saved-here");
+  if (savedHere) {
+    let text = null;
+    try { text = sessionStorage.getItem(SAVED_KEY); sessionStorage.removeItem(SAVED_KEY); } catch (e) { text = null; }
+    if (text) { savedHere.textContent = text; savedHere.hidden = false; }
+  }
 })();

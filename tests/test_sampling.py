@@ -359,7 +359,7 @@ def test_secretary_moves_a_slot_and_sees_the_wait_checked_again(as_user, call):
         assert abs(float(row["wait"]) - wait) < 0.06, "every wait at the site is checked again"
     page = html.unescape(client.get(f"/campaigns/{campaign_id}/sampling", headers=EN).text)
     assert "Slots with an expected wait of 20 minutes or more: " in page
-    assert f'<tr id="slot-{big["id"]}" class="refused">' in page and '<span class="chip bad">' in page
+    assert f'<li id="slot-{big["id"]}" class="slot refused">' in page and '<span class="chip bad">' in page
 
     # Shorter hours leave a slot outside them: the table says so until it is moved or generated again.
     site = run(call, SamplingSite.select().where(SamplingSite.campaign == campaign_id).first())
@@ -414,8 +414,13 @@ def test_a_resident_sees_their_slot_and_the_questions_link_on_their_page(as_user
     assert page.status_code == 200
     text = html.unescape(page.text)
     day = slot["site.day"]
-    window = f"{clock(logic.local_minutes(slot['starts'], day))}–{clock(logic.local_minutes(slot['ends'], day))}"
-    assert "文昌广场采样点" in text and "文昌广场东侧" in text and f"{day} {window}" in text
+    starts, ends = (logic.local_minutes(slot[k], day) for k in ("starts", "ends"))
+    # The slot as people say it: "tomorrow (Sat) 8:00–8:20", relative to today.
+    said = {0: "today", 1: "tomorrow", 2: "the day after tomorrow"}.get((day - today()).days)
+    weekday = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[day.weekday()]
+    when = f"{said} ({weekday})" if said else f"{day.day} {day.strftime('%b')} ({weekday})"
+    assert "文昌广场采样点" in text and "文昌广场东侧" in text
+    assert f"{when} {starts // 60}:{starts % 60:02d}–{ends // 60}:{ends % 60:02d}" in text
     assert f'href="/my/campaigns/{campaign_id}"' in text and "Answer this round's questions for your household" in text
     assert client.get(f"/campaigns/{campaign_id}/sampling").status_code == 404
 

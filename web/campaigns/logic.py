@@ -9,6 +9,7 @@ rows per place path; a closed campaign's figures are kept on it (`Campaign.figur
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, timedelta
@@ -350,6 +351,16 @@ async def visits_of(campaign_id: int, household_id: int) -> list[dict]:
         (Visit.campaign == campaign_id) & (Visit.household == household_id)).order_by(Visit.occurred_at, ascending=False)
 
 
+async def notes_under(campaign_id: int, prefix: str) -> dict[int, str]:
+    """What the latest visit to each household noted ("come back after 8 p.m."), if anything."""
+    where, low, high = under("path", prefix)
+    notes: dict[int, str] = {}
+    for row in await db.fetch(f"SELECT household, note FROM visit WHERE campaign = {{}} AND {where}"
+                              " ORDER BY occurred_at, id", campaign_id, low, high):
+        notes[row["household"]] = row["note"]
+    return {household: note for household, note in notes.items() if note}
+
+
 async def statuses_under(campaign_id: int, prefix: str) -> dict[int, dict]:
     rows = await HouseholdStatus.select(HouseholdStatus.household, HouseholdStatus.outcome,
                                         HouseholdStatus.self_reported).where(
@@ -493,6 +504,47 @@ async def missing_under(campaign_id: int, prefix: str, limit: int | None) -> lis
         " ORDER BY h.path, h.sort_key" + ("" if limit is None else f" LIMIT {int(limit)}"),
         campaign_id, low, high, *REACHED)
     return rows
+
+
+def natural_key(text: str) -> list[Any]:
+    """"第2网格" before "第10网格": digits compare as numbers."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text) if part]
+
+
+def grid_path(path: str) -> str:
+    """The grid a household's path lies in (sub-district / community / grid / …)."""
+    return "/" + "/".join(path.strip("/").split("/")[:3]) + "/"
+
+
+async def missing_by_grid(campaign_id: int, prefix: str, figures: dict[str, "Coverage"], limit: int) -> list[dict]:
+    """The missing list of a community or sub-district, grid by grid in their numbered
+    order (第2网格 before 第10网格), each grid with its count: only grids with doors left
+    are asked, until `limit` households are listed."""
+    grids = await db.fetch_long("SELECT id, name, path FROM place WHERE kind = 'grid' AND path LIKE {}",
+                                f"{prefix}%")
+    grids.sort(key=lambda g: natural_key(g["name"]))
+    result, left = [], limit
+    for grid in grids:
+        missing = rollup(figures, grid["path"]).missing
+        if missing <= 0 or left <= 0:
+            continue
+        rows = await missing_under(campaign_id, grid["path"], left)
+        rows.sort(key=lambda h: [int(part) for part in h["path"].strip("/").split("/")])  # stable: walking order kept
+        result.append({**grid, "missing": missing, "households": rows})
+        left -= len(rows)
+    return result
+
+
+async def heads_under(prefix: str) -> dict[int, dict]:
+    """Each household's head (or, without one, its first registered member): name and phone."""
+    where, low, high = under("path", prefix)
+    heads: dict[int, dict] = {}
+    for row in await db.fetch_long(
+            f"SELECT household, name, phone, relation FROM person WHERE {where} ORDER BY household, id", low, high):
+        known = heads.get(row["household"])
+        if known is None or (row["relation"] == "head" and known["relation"] != "head"):
+            heads[row["household"]] = row
+    return heads
 
 
 async def next_to_reach(campaign_id: int, household: dict) -> int | None:

@@ -3,6 +3,7 @@ resident's self-report."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,12 +20,12 @@ from web.campaigns.logic import Coverage
 from web.campaigns.tables import CAMPAIGN_KINDS, QUESTION_KINDS, REACHED, STANDARD_CHECKS, Campaign
 from web.core import sheets
 from web.campaigns.labels import campaign_kind_label, outcome_label, value_label
-from web.core.display import household_address, kind_label
+from web.core.display import household_address, kind_label, mask_phone
 from web.core.forms import Form
 from web.core.i18n import _, ngettext
 from web.core.render import is_htmx, redirect, render
 from web.core.scope import get_or_404
-from web.core.timeutil import now
+from web.core.timeutil import local_zone, now
 from web.households import logic as household_logic
 from web.households.logic import read_person
 from web.households.tables import Household
@@ -158,7 +159,7 @@ class ProgressPage:
     figures: Coverage
     children: list[Row]
     households: list[dict]  # a grid or micro-grid: the sweep list in walking order
-    missing: list[dict]  # a bigger place: households not yet reached (the first MISSING_SHOWN)
+    missing: list[dict]  # a bigger place: its grids with households not yet reached (the first MISSING_SHOWN)
     rounds: list[tuple[dict, Coverage]]
     expected_pct: int  # where the campaign should be by now, if the work is spread evenly to the deadline
     unchecked: list[dict] = field(default_factory=list)  # persons of reached households not checked
@@ -170,6 +171,27 @@ class ProgressPage:
     @property
     def listing(self) -> bool:
         return self.place["kind"] in ("grid", "microgrid")
+
+    @property
+    def to_reach(self) -> int:
+        """Households of the list not yet reached: the figure on "Not yet reached"."""
+        return sum(1 for h in self.households if h["outcome"] not in REACHED)
+
+    @property
+    def groups(self) -> list[tuple[str, str, list[dict]]]:
+        """The list as a head walks it at night: the doors to go back to first (with what
+        was noted there), then building by building, unit by unit, in walking order."""
+        revisit = [h for h in self.households if h["outcome"] == "nobody_home"]
+        groups: list[tuple[str, str, list[dict]]] = [("revisit", _("To revisit"), revisit)] if revisit else []
+        for h in self.households:
+            if h["outcome"] == "nobody_home":
+                continue
+            key = f"b-{h['building']}-{h['unit']}"
+            if not groups or groups[-1][0] != key:
+                title = household_address({"building": h["building"], "unit": h["unit"]}) or _("Other")
+                groups.append((key, title, []))
+            groups[-1][2].append(h)
+        return groups
 
     @property
     def time_left(self) -> str:
@@ -216,7 +238,7 @@ async def _progress_page(request: Request[Any, Any, Any], campaign_id: int, plac
         households = await _sweep_list(campaign, place["path"], principal.scope, need)
         unchecked = await logic.unchecked_in_reached(campaign["id"], place["path"], MISSING_SHOWN)
     else:
-        missing = await logic.missing_under(campaign["id"], place["path"], MISSING_SHOWN)
+        missing = await logic.missing_by_grid(campaign["id"], place["path"], figures, MISSING_SHOWN)
     trail = [p for p in await ancestors(place["path"]) if principal.scope.covers_path(p["path"])]
     return ProgressPage(
         campaign=campaign, place=place, trail=trail, figures=logic.rollup(figures, place["path"]), children=children,
@@ -233,9 +255,11 @@ async def _sweep_list(campaign: dict, prefix: str, scope: Any, need: str) -> lis
     """The households in walking order, each with its status chip."""
     rows = await household_logic.households_under(prefix, scope)
     statuses = await logic.statuses_under(campaign["id"], prefix)
+    notes = await logic.notes_under(campaign["id"], prefix)
     for row in rows:
         status = statuses.get(row["id"])
         row["outcome"] = status["outcome"] if status else ""
+        row["note"] = notes.get(row["id"], "")
         row["self_reported"] = bool(status and status["self_reported"])
     if need == "missing":
         rows = [r for r in rows if r["outcome"] not in REACHED]
@@ -275,17 +299,36 @@ async def _export_rows(request: Request[Any, Any, Any], campaign_id: int, place_
             rows.append([p["name"], kind_label(p["kind"]), c.households, c.reached, c.revisit, c.refused, c.self_households,
                          c.persons, c.checked, c.self_only, c.sampled])
     else:
-        rows = [[_("Place"), _("Address"), _("Door code"), _("Status"), _("Persons")]]
+        # Grid by grid in their numbered order, with whom to call: the head of household's
+        # name and phone (in full for those who may see it; the export is audited).
+        full = principal.can("reveal", place["path"])
+        rows = [[_("Grid"), _("Place"), _("Address"), _("Door code"), _("Status"), _("Persons"),
+                 _("Head of household"), _("Phone")]]
         names = {p["path"]: p["name"] for p in await Place.select(Place.name, Place.path).where(
             Place.path.like(f"{place['path']}%"))}
-        for h in await logic.missing_under(campaign["id"], place["path"], None):
-            rows.append([names.get(h["path"], ""), household_address(h), h["door_code"], outcome_label(h["outcome"] or ""),
-                         h["persons"]])
-    await record(principal, "export", f"campaign:{campaign_id}:{what}", place["path"], f"{len(rows) - 1} rows")
+        heads = await logic.heads_under(place["path"])
+        missing = await logic.missing_under(campaign["id"], place["path"], None)
+        missing.sort(key=lambda h: (logic.natural_key(names.get(logic.grid_path(h["path"]), "")),
+                                    [int(part) for part in h["path"].strip("/").split("/")]))
+        for h in missing:
+            head = heads.get(h["id"]) or {"name": "", "phone": ""}
+            rows.append([names.get(logic.grid_path(h["path"]), ""), names.get(h["path"], ""), household_address(h),
+                         h["door_code"], outcome_label(h["outcome"] or ""), h["persons"], head["name"],
+                         head["phone"] if full else mask_phone(head["phone"])])
+    detail = f"{len(rows) - 1} rows" + (", with heads of household and phones" if what == "missing" else "")
+    await record(principal, "export", f"campaign:{campaign_id}:{what}", place["path"], detail)
     return campaign, place, rows
 
 
 def _filename(campaign: dict, place: dict, what: str, ext: str) -> str:
+    """What a secretary finds in their downloads: "第7轮全员核酸-四平社区-未到达住户-20261204-2200.xlsx"."""
+    part = {"figures": _("figures"), "missing": _("missing households")}[what]
+    stamp = now().astimezone(local_zone()).strftime("%Y%m%d-%H%M")
+    name = "-".join(re.sub(r'[\\/:*?"<>|\s]+', "_", text).strip("_") for text in (campaign["name"], place["name"], part))
+    return f"{name}-{stamp}.{ext}"
+
+
+def _plain_filename(campaign: dict, place: dict, what: str, ext: str) -> str:
     return f"campaign-{campaign['id']}-place-{place['id']}-{what}.{ext}"
 
 
@@ -293,14 +336,16 @@ def _filename(campaign: dict, place: dict, what: str, ext: str) -> str:
 async def export_csv(request: Request[Any, Any, Any], campaign_id: FromPath[int], place_id: FromPath[int],
                      what: FromQuery[str] = "figures") -> Response[bytes]:
     campaign, place, rows = await _export_rows(request, campaign_id, place_id, what)
-    return sheets.download(sheets.csv_bytes(rows), _filename(campaign, place, what, "csv"), "csv")
+    return sheets.download(sheets.csv_bytes(rows), _filename(campaign, place, what, "csv"), "csv",
+                           _plain_filename(campaign, place, what, "csv"))
 
 
 @get("/campaigns/{campaign_id:int}/places/{place_id:int}/export.xlsx", guards=[staff])
 async def export_xlsx(request: Request[Any, Any, Any], campaign_id: FromPath[int], place_id: FromPath[int],
                       what: FromQuery[str] = "figures") -> Response[bytes]:
     campaign, place, rows = await _export_rows(request, campaign_id, place_id, what)
-    return sheets.download(sheets.xlsx_bytes(rows, what), _filename(campaign, place, what, "xlsx"), "xlsx")
+    return sheets.download(sheets.xlsx_bytes(rows, what), _filename(campaign, place, what, "xlsx"), "xlsx",
+                           _plain_filename(campaign, place, what, "xlsx"))
 
 
 # ---- the sweep form of one household -----------------------------------------------------------
@@ -320,7 +365,7 @@ class SweepPage:
     next_id: int | None = None  # the next household not yet reached, in walking order
     resident: bool = False  # the resident's own self-report
     can_add_person: bool = False
-    found: str = ""  # the name of a person just added at the door
+    found: dict | None = None  # a person just added at the door
     errors: dict[str, str] = field(default_factory=dict)
     values: dict[str, str] = field(default_factory=dict)
 
@@ -331,6 +376,13 @@ class SweepPage:
     @property
     def outcome(self) -> str:
         return self.visits[0]["outcome"] if self.visits else ""
+
+    @property
+    def next_url(self) -> str:
+        """Where saving leads: the next door not yet reached, else the list."""
+        if self.next_id:
+            return f"/campaigns/{self.campaign['id']}/households/{self.next_id}"
+        return f"/campaigns/{self.campaign['id']}/places/{self.place_id}"
 
     @property
     def action(self) -> str:
@@ -374,10 +426,25 @@ async def _sweep_page(request: Request[Any, Any, Any], campaign_id: int, househo
         visits=await logic.visits_of(campaign_id, household_id), trail=trail, place_id=household["place"],
         resident=resident,
     )
+    if resident and "sampled" in page.checks and not await _slot_begun(campaign, household):
+        page.checks = [c for c in page.checks if c != "sampled"]  # not asked before their sampling time
     if not resident:
         page.next_id = await logic.next_to_reach(campaign_id, household)
         page.can_add_person = principal.can("manage_households", household["path"])
     return page
+
+
+async def _slot_begun(campaign: dict, household: dict) -> bool:
+    """Has the household's sampling slot in this round begun? (No slot: not yet.)"""
+    from web.sampling.logic import household_slots  # sampling builds on campaigns
+
+    for entry in await household_slots(household):
+        slot = entry["slot"]
+        if entry["campaign"]["id"] == campaign["id"] and slot is not None:
+            starts = slot["starts"]
+            starts = datetime.fromisoformat(starts) if isinstance(starts, str) else starts
+            return starts <= now()
+    return False
 
 
 async def _saved_address(request: Request[Any, Any, Any], saved: str) -> str:
@@ -435,9 +502,7 @@ async def record_sweep(request: Request[Any, Any, Any], campaign_id: FromPath[in
     except logic.CampaignClosed:
         return _refuse_closed(request, page, form, "sweep")
     # The next door says the last one was saved (online: offline the phone says so itself).
-    target = (f"/campaigns/{campaign_id}/households/{page.next_id}" if page.next_id
-              else f"/campaigns/{campaign_id}/places/{page.place_id}")
-    return redirect(request, f"{target}?saved={household_id}")
+    return redirect(request, f"{page.next_url}?saved={household_id}")
 
 
 @post("/campaigns/{campaign_id:int}/households/{household_id:int}/persons", guards=[staff])
@@ -458,7 +523,8 @@ async def add_found_person(request: Request[Any, Any, Any], campaign_id: FromPat
     try:
         async with db.write():
             person_id = await household_logic.add_person(household_id, page.household["path"], occurred, person)
-            await logic.record_sweep(page.campaign, page.household, "", "", {person_id: {"present": "yes"}},
+            # Somebody opened the door: the household is reached (visited), the newcomer present.
+            await logic.record_sweep(page.campaign, page.household, "visited", "", {person_id: {"present": "yes"}},
                                      source="head", user_id=principal.user_id, occurred=occurred)
     except logic.CampaignClosed:
         form.errors["name"] = _("This campaign is closed: nothing more can be recorded in it.")
@@ -466,7 +532,8 @@ async def add_found_person(request: Request[Any, Any, Any], campaign_id: FromPat
         return render(request, "pages/sweep.html", page, partial="found", status_code=422)
     if is_htmx(request):
         # Only this block: what is typed on the sweep form above stays as it is.
-        page.found = person["name"]
+        page.found = next(m for m in await household_logic.members(household_id) if m["id"] == person_id)
+        page.latest = await logic.latest_answers(campaign_id, household_id)
         return render(request, "pages/sweep.html", page, partial="found")
     return redirect(request, f"/campaigns/{campaign_id}/households/{household_id}")
 

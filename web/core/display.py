@@ -202,6 +202,67 @@ def when(value: datetime | str | None) -> str:
     return value.astimezone(ZoneInfo(get_settings().timezone)).strftime("%Y-%m-%d %H:%M")
 
 
+@per_locale
+def _day_words() -> dict[str, str]:
+    return {"-1": _("yesterday"), "0": _("today"), "1": _("tomorrow"), "2": _("the day after tomorrow")}
+
+
+@lru_cache(maxsize=16)
+def _calendar(locale: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    weekdays = (_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun"))
+    months = (_("Jan"), _("Feb"), _("Mar"), _("Apr"), _("May"), _("Jun"), _("Jul"), _("Aug"), _("Sep"), _("Oct"),
+              _("Nov"), _("Dec"))
+    # The parts of a day as people say them (上午, 下午…): hours 0, 5, 12, 13, 18 begin one.
+    periods = (_("before dawn"), _("morning"), _("noon"), _("afternoon"), _("evening"))
+    return weekdays, months, periods
+
+
+def _local(moment: datetime | str) -> datetime:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(ZoneInfo(get_settings().timezone))
+
+
+def spoken_day(day: date, today: date | None = None) -> str:
+    """A day as people say it: "明天（周六）" / "tomorrow (Sat)", "12月9日（周三）" / "9 Dec (Wed)"."""
+    from web.core.timeutil import today as local_today
+
+    weekdays, months, _periods = _calendar(current_locale())
+    offset = (day - (today or local_today())).days
+    weekday = weekdays[day.weekday()]
+    if str(offset) in ("-1", "0", "1", "2"):
+        return _("%(day)s (%(weekday)s)", day=_day_words(str(offset)), weekday=weekday)
+    return _("%(d)s %(mon)s (%(weekday)s)", d=day.day, m=day.month, mon=months[day.month - 1], weekday=weekday)
+
+
+def spoken_time(moment: datetime) -> str:
+    """A time of day as people say it: "上午8:00", "下午2:20" / "8:00", "14:20"."""
+    _weekdays, _months, periods = _calendar(current_locale())
+    hour = moment.hour
+    period = periods[0 if hour < 5 else 1 if hour < 12 else 2 if hour < 13 else 3 if hour < 18 else 4]
+    return _("%(h24)s:%(mm)s", period=period, h24=hour, h12=hour - 12 if hour > 12 else hour,
+             mm=f"{moment.minute:02d}")
+
+
+def spoken_range(start: datetime | str, end: datetime | str, today: date | None = None) -> str:
+    """A stretch of time relative to today, in the reader's language and the community's
+    time zone: "明天（周六）上午8:00–8:20" / "tomorrow (Sat) 8:00–8:20". The part of the
+    day is said again only when it changes ("上午11:40–中午12:00"); the day, when it does."""
+    first, last = _local(start), _local(end)
+    begins = spoken_time(first)
+    if last.date() != first.date():
+        ends = _("%(day)s %(time)s", day=spoken_day(last.date(), today), time=spoken_time(last))
+    else:
+        ends = spoken_time(last)
+        _weekdays, _months, periods = _calendar(current_locale())
+        for period in periods:  # the same part of the day: said once
+            if period and begins.startswith(period) and ends.startswith(period):
+                ends = ends[len(period):]
+    return _("%(day)s %(start)s–%(end)s", day=spoken_day(first.date(), today), start=begins, end=ends)
+
+
 FILTERS = {
     "mask_phone": mask_phone,
     "mask_id": mask_id,
@@ -217,5 +278,7 @@ FILTERS = {
     "age": age,
     "address": household_address,
     "when": when,
+    "spoken_range": spoken_range,
+    "spoken_day": spoken_day,
 }
 GLOBALS: dict[str, Any] = {"persons": persons}

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.exceptions import NotFoundException
 
 from web import db
 from web.core import static
-from web.core.i18n import _
+from web.core.i18n import HTML_LANG, LOCALES, _, current_locale, set_locale
 from web.core.render import render
 from web.settings import get_settings
 
@@ -63,10 +63,16 @@ def service_worker() -> Response[str]:
 
 
 @get("/manifest.webmanifest", sync_to_thread=False)
-def manifest() -> Response[dict]:
+def manifest(lang: FromQuery[str] = "") -> Response[dict]:
+    # Browsers fetch the manifest without cookies: the page names its language (?lang=en).
+    if lang in LOCALES:
+        set_locale(lang)
     body = {
+        "id": "/",
         "name": _("Gridline"),
         "short_name": _("Gridline"),
+        "description": _("Household sweeps, testing rounds and duty rosters for grid communities, offline too."),
+        "lang": HTML_LANG[current_locale()],
         "start_url": "/",
         "scope": "/",
         "display": "standalone",
@@ -76,6 +82,8 @@ def manifest() -> Response[dict]:
             {"src": static.static_url("icons/icon-192.png"), "sizes": "192x192", "type": "image/png"},
             {"src": static.static_url("icons/icon-512.png"), "sizes": "512x512", "type": "image/png"},
             {"src": static.static_url("icons/icon.svg"), "sizes": "any", "type": "image/svg+xml"},
+            {"src": static.static_url("icons/icon-maskable-512.png"), "sizes": "512x512", "type": "image/png",
+             "purpose": "maskable"},
         ],
     }
     return Response(body, media_type="application/manifest+json", headers={"Cache-Control": "no-cache"})

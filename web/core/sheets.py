@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from urllib.parse import quote
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,8 +50,17 @@ def xlsx_bytes(rows: Sequence[Sequence[Any]], title: str) -> bytes:
     return buffer.getvalue()
 
 
-def download(body: bytes, filename: str, kind: str) -> Response[bytes]:
+def download(body: bytes, filename: str, kind: str, fallback: str = "") -> Response[bytes]:
     """An attachment, never cached (it holds addresses)."""
     media_type = "text/csv" if kind == "csv" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(body, media_type=media_type, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+        "Content-Disposition": disposition(filename, fallback), "Cache-Control": "no-store"})
+
+
+def disposition(filename: str, fallback: str = "") -> str:
+    """An attachment named in any language: an ASCII name for old clients (`fallback`, else
+    the name with other characters replaced) and the UTF-8 name (RFC 6266)."""
+    plain = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\' else "_" for ch in (fallback or filename))
+    if plain == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"

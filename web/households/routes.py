@@ -243,13 +243,7 @@ async def my_household(request: Request[Any, Any, Any]) -> Response[str]:
     )
     from web.sampling import logic as sampling  # here: this file is shared, the handler is sampling's
 
-    rounds = await sampling.household_slots(household)
-    for entry in rounds:
-        slot = entry["slot"]
-        if slot is not None:
-            day = slot["site.day"]
-            entry["window"] = (f"{sampling.clock(sampling.local_minutes(slot['starts'], day))}"
-                               f"–{sampling.clock(sampling.local_minutes(slot['ends'], day))}")
+    rounds = await sampling.household_slots(household)  # each slot said as people say it, in the page
     return render(request, "pages/my.html", MyPage(household, await logic.members(household["id"]), heads, rounds,
                                                    await campaign_logic.campaigns_over(household["path"]),
                                                    await home_cards(principal)),

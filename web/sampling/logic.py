@@ -515,6 +515,7 @@ async def site_households(paths: list[str], limit: int = SITE_HOUSEHOLDS) -> lis
     households = await Household.select(
         Household.id, Household.path, Household.kind, Household.building, Household.unit, Household.floor,
         Household.room, Household.premises_kind, Household.premises_name, Household.address, Household.door_code,
+        Household.place.name,
     ).where(Household.path.is_in(paths)).order_by(Household.path).order_by(Household.sort_key).limit(limit)
     members = await Person.select(Person.id, Person.household, Person.name, Person.birth_year).where(
         Person.path.is_in(paths)).order_by(Person.id)
@@ -570,6 +571,10 @@ async def sites_for(principal: Any) -> list[dict]:
     for grant in grants:
         term = SamplingSite.path.like(f"{grant.path}%")
         clause = term if clause is None else clause | term
-    return await SamplingSite.select(SamplingSite.id, SamplingSite.campaign, SamplingSite.name, SamplingSite.day).where(
+    sites = await SamplingSite.select(SamplingSite.id, SamplingSite.campaign, SamplingSite.name, SamplingSite.day,
+                                      SamplingSite.opens, SamplingSite.closes, SamplingSite.address).where(
         clause).where((SamplingSite.campaign.status == "open") & (SamplingSite.day >= today())).order_by(
         SamplingSite.day).order_by(SamplingSite.id)
+    for site in sites:  # its hours, as moments: said "明天（周六）上午8:00–中午12:00" on home
+        site["starts"], site["ends"] = at(site["day"], minutes(site["opens"])), at(site["day"], minutes(site["closes"]))
+    return sites

@@ -291,11 +291,16 @@ async def _site_page(request: Request[Any, Any, Any], campaign: dict, site: dict
     for slot in slots:
         slot["from"] = logic.clock(logic.local_minutes(slot["starts"], site["day"]))
         slot["to"] = logic.clock(logic.local_minutes(slot["ends"], site["day"]))
+    slot_of = {slot["path"]: slot for slot in slots}
+    for household in households:  # shown beside the code field once found: where they live, when they were due
+        household["slot"] = slot_of.get(household["path"])
     sampled = {row["person"] for row in await PersonStatus.select(PersonStatus.person).where(
         (PersonStatus.campaign == campaign["id"]) & PersonStatus.path.is_in(paths or [""])
         & (PersonStatus.sampled == True))}  # noqa: E712
     site.update(rate=logic.rate_text(site), opens_text=site["opens"].strftime("%H:%M"),
-                closes_text=site["closes"].strftime("%H:%M"))
+                closes_text=site["closes"].strftime("%H:%M"),
+                starts=logic.at(site["day"], logic.minutes(site["opens"])),
+                ends=logic.at(site["day"], logic.minutes(site["closes"])))
     return SitePage(campaign=campaign, site=site, slots=slots, households=households, sampled=sampled,
                     closed=campaign["status"] != "open", capped=len(households) >= logic.SITE_HOUSEHOLDS)
 
