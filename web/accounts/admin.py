@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -15,7 +15,7 @@ from web.accounts import logic
 from web.accounts.auth import Principal, able, hash_password, principal_of
 from web.accounts.tables import ROLES, Organisation, RoleGrant, Session, User
 from web.audit.logic import record
-from web.core.forms import Form, valid_phone
+from web.core.forms import Form, FormPage, valid_phone
 from web.core.i18n import _
 from web.core.render import redirect, refused, render
 from web.core.scope import ROLE_ORDER
@@ -73,13 +73,11 @@ async def _user_or_404(principal: Principal, user_id: int) -> dict:
 
 
 @dataclass
-class AccountsPage:
+class AccountsPage(FormPage):
     users: list[dict]
     places: list[dict]
     organisations: list[dict]
     roles: tuple[str, ...] = ROLES
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
 
 
 async def _accounts_page(principal: Principal) -> AccountsPage:

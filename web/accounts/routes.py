@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +16,7 @@ from web.accounts import logic
 from web.accounts.auth import SESSION_COOKIE, principal_of, signed_in
 from web.accounts.tables import Session
 from web.core import i18n
-from web.core.forms import Form
+from web.core.forms import Form, FormPage
 from web.core.i18n import _
 from web.core.render import redirect, render
 from web.settings import get_settings
@@ -52,10 +52,9 @@ def _session_cookie(token: str | None) -> Cookie:
 
 
 @dataclass
-class SignInPage:
+class SignInPage(FormPage):
     username: str = ""
     next: str = "/"
-    errors: dict[str, str] = field(default_factory=dict)
 
 
 @get("/signin", sync_to_thread=False)

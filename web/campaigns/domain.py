@@ -1,7 +1,7 @@
 """Campaigns: household sweeps (a testing round, a census, a re-sweep), their coverage,
 residents' self-reports."""
 
-from web.campaigns import home, labels, persons, routes
+from web.campaigns import checks, home, labels, persons, routes
 from web.campaigns.logic import campaigns_over
 from web.campaigns.tables import Answer, Campaign, HouseholdStatus, PersonStatus, Visit
 from web.core.auth import Principal
@@ -40,6 +40,7 @@ domain = Domain(
     },
     labels={"campaign_kind_label": labels.campaign_kind_label, "outcome_label": labels.outcome_label,
             "check_label": labels.check_label, "value_label": labels.value_label},
+    template_globals={"check_kinds": checks.CHECK_KINDS, "check_meaning": checks.CHECK_MEANING},
     offline_urls=offline_urls,
     home_cards=home.cards,
     nav=[NavEntry("/campaigns", lambda: _("Campaigns"), ability="sweep", order=10, prefix="/campaigns")],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from web.campaigns.checks import CHECKS
 from web.core.display import per_locale
 from web.core.i18n import _
 
@@ -29,15 +30,7 @@ def outcome_label() -> dict[str, str]:
 
 @per_locale
 def check_label() -> dict[str, str]:
-    return {
-        "present": _("Present"),
-        "sampled": _("Sampled this round"),
-        "code": _("Health code"),
-        "itinerary": _("Itinerary"),
-        "doses": _("Vaccination doses"),
-        "symptoms": _("Symptoms"),
-        "needs": _("Special needs"),
-    }
+    return {check.name: check.label() for check in CHECKS}
 
 
 @per_locale

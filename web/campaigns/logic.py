@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from web import db
+from web.campaigns import checks
 from web.campaigns.tables import (CAMPAIGN_KINDS, OUTCOMES, QUESTION_KINDS, REACHED, STANDARD_CHECKS, Answer,
                                   Campaign, HouseholdStatus, PersonStatus, Question, Visit)
 from web.core import facts
@@ -173,8 +174,7 @@ def _read_value(form: Form, field: str, kind: str, options: list[str] | None = N
 
 
 # The form kind of each standard check.
-CHECK_KINDS = {"present": "yes_no", "sampled": "yes_no", "code": "code", "itinerary": "text", "doses": "doses",
-               "symptoms": "yes_no", "needs": "text"}
+CHECK_KINDS = checks.CHECK_KINDS
 
 
 def read_answers(form: Form, campaign: dict, questions: list[dict], members: list[dict],

@@ -21,9 +21,9 @@ from web.campaigns.tables import CAMPAIGN_KINDS, QUESTION_KINDS, REACHED, STANDA
 from web.core import sheets
 from web.campaigns.labels import campaign_kind_label, outcome_label, value_label
 from web.core.display import household_address, kind_label, mask_phone
-from web.core.forms import Form
+from web.core.forms import Form, FormPage
 from web.core.i18n import _, ngettext
-from web.core.render import is_htmx, redirect, render
+from web.core.render import is_htmx, redirect, refused, render
 from web.core.scope import get_or_404
 from web.core.timeutil import local_zone, now
 from web.households import logic as household_logic
@@ -54,12 +54,10 @@ async def _campaign(request: Request[Any, Any, Any], campaign_id: int) -> dict:
 
 
 @dataclass
-class CampaignsPage:
+class CampaignsPage(FormPage):
     campaigns: list[dict]
     places: list[dict]  # where this user may start one
     home_place: dict[int, int] = field(default_factory=dict)  # campaign → the place its link opens
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
     question_rows: int = QUESTION_ROWS
     checks: tuple[str, ...] = STANDARD_CHECKS
 
@@ -121,9 +119,7 @@ async def start_campaign(request: Request[Any, Any, Any]) -> Response[Any]:
     if place is None or not principal.can("run_campaigns", place["path"]):
         form.errors["place"] = _("Choose a place you look after.")
     if not form.ok:
-        page = await _campaigns_page(request)
-        page.errors, page.values = form.errors, form.values
-        return render(request, "pages/campaigns.html", page, partial="start", status_code=422)
+        return refused(request, "pages/campaigns.html", await _campaigns_page(request), form, "start")
     campaign_id = await logic.create_campaign(values, place, principal.user_id)
     await record(principal, "start_campaign", f"campaign:{campaign_id}", place["path"], values["name"])
     return redirect(request, f"/campaigns/{campaign_id}/places/{place['id']}")
@@ -352,7 +348,7 @@ async def export_xlsx(request: Request[Any, Any, Any], campaign_id: FromPath[int
 
 
 @dataclass
-class SweepPage:
+class SweepPage(FormPage):
     campaign: dict
     household: dict
     members: list[dict]
@@ -366,8 +362,6 @@ class SweepPage:
     resident: bool = False  # the resident's own self-report
     can_add_person: bool = False
     found: dict | None = None  # a person just added at the door
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
 
     @property
     def closed(self) -> bool:
@@ -469,8 +463,7 @@ def _refuse_closed(request: Request[Any, Any, Any], page: SweepPage, form: Form,
     """Closed while this form was on its way (queued offline): refused with the reason."""
     page.campaign = {**page.campaign, "status": "closed"}
     form.errors["outcome"] = _("This campaign is closed: nothing more can be recorded in it.")
-    page.errors, page.values = form.errors, form.values
-    return render(request, "pages/sweep.html", page, partial=partial, status_code=422)
+    return refused(request, "pages/sweep.html", page, form, partial)
 
 
 def _closed(page: SweepPage, form: Form) -> bool:
@@ -494,8 +487,7 @@ async def record_sweep(request: Request[Any, Any, Any], campaign_id: FromPath[in
         # A member removed (merged) since the form was saved offline: say so rather than guess.
         form.errors["outcome"] = _("The household's members changed since this form was filled in. Open it again.")
     if _closed(page, form) or not form.ok:
-        page.errors, page.values = form.errors, form.values
-        return render(request, "pages/sweep.html", page, partial="sweep", status_code=422)
+        return refused(request, "pages/sweep.html", page, form, "sweep")
     try:
         await logic.record_sweep(page.campaign, page.household, outcome, note, answers, source="head",
                                  user_id=principal.user_id, occurred=occurred_at(request))
@@ -516,9 +508,7 @@ async def add_found_person(request: Request[Any, Any, Any], campaign_id: FromPat
     form = await Form.read(request, lists=("tags",))
     person = read_person(form)
     if not form.ok:
-        page.errors, page.values = {f"new.{k}": v for k, v in form.errors.items()}, {
-            f"new.{k}": v for k, v in form.values.items()}
-        return render(request, "pages/sweep.html", page, partial="found", status_code=422)
+        return refused(request, "pages/sweep.html", page, form, "found", prefix="new.")
     occurred = occurred_at(request)
     try:
         async with db.write():
@@ -528,8 +518,8 @@ async def add_found_person(request: Request[Any, Any, Any], campaign_id: FromPat
                                      source="head", user_id=principal.user_id, occurred=occurred)
     except logic.CampaignClosed:
         form.errors["name"] = _("This campaign is closed: nothing more can be recorded in it.")
-        page.errors, page.values = {f"new.{k}": v for k, v in form.errors.items()}, {}
-        return render(request, "pages/sweep.html", page, partial="found", status_code=422)
+        form.values.clear()  # the person was not added: the form starts afresh
+        return refused(request, "pages/sweep.html", page, form, "found", prefix="new.")
     if is_htmx(request):
         # Only this block: what is typed on the sweep form above stays as it is.
         page.found = next(m for m in await household_logic.members(household_id) if m["id"] == person_id)
@@ -560,14 +550,12 @@ async def self_report(request: Request[Any, Any, Any], campaign_id: FromPath[int
     if not answers and form.ok:
         form.errors["outcome"] = _("Answer at least one question before sending.")
     if _closed(page, form) or not form.ok:
-        page.errors, page.values = form.errors, form.values
-        return render(request, "pages/sweep.html", page, partial="sweep", status_code=422)
+        return refused(request, "pages/sweep.html", page, form, "sweep")
     limit = get_settings().self_reports_per_hour
     if await logic.self_reports_since(campaign_id, principal.household_id, now() - timedelta(hours=1)) >= limit:
-        page.errors = {"outcome": _("This household has sent %(n)s answers in the last hour. Wait a while, then send"
+        form.errors = {"outcome": _("This household has sent %(n)s answers in the last hour. Wait a while, then send"
                                     " again: what you entered is kept.", n=limit)}
-        page.values = form.values
-        return render(request, "pages/sweep.html", page, partial="sweep", status_code=429)
+        return refused(request, "pages/sweep.html", page, form, "sweep", status_code=429)
     try:
         await logic.record_sweep(page.campaign, page.household, "", "", answers, source="self", user_id=None,
                                  occurred=occurred_at(request))

@@ -11,12 +11,13 @@ from piccolo.table import Table
 
 from web.db import Keyed
 from web.accounts.tables import User
+from web.campaigns import checks
 from web.households.tables import Household, Person
 from web.places.tables import Place
 
 CAMPAIGN_KINDS = ("testing_round", "census", "renters", "resweep")
 # The checks a campaign may ask of each person; a campaign keeps the ones it asks.
-STANDARD_CHECKS = ("present", "sampled", "code", "itinerary", "doses", "symptoms", "needs")
+STANDARD_CHECKS = checks.STANDARD_CHECKS  # declared in web/campaigns/checks.py
 QUESTION_KINDS = ("yes_no", "choice", "number", "date", "text")
 # What a head finds at the door; "reached" means somebody verified the household.
 OUTCOMES = ("visited", "nobody_home", "refused", "vacant")

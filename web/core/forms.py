@@ -13,6 +13,21 @@ from web.core.i18n import _
 
 
 @dataclass
+class FormPage:
+    """The base of every page that carries a form: the messages beside its fields and
+    what was typed, kept when it is refused (`web.core.render.refused`)."""
+
+    errors: dict[str, str] = field(default_factory=dict, kw_only=True)
+    values: dict[str, str] = field(default_factory=dict, kw_only=True)
+
+    def under(self, prefix: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The values and errors of one of the page's forms, whose fields it keeps under
+        `prefix` (e.g. "new." for the person added at the door), with the prefix off."""
+        return ({k[len(prefix):]: v for k, v in self.values.items() if k.startswith(prefix)},
+                {k[len(prefix):]: v for k, v in self.errors.items() if k.startswith(prefix)})
+
+
+@dataclass
 class Form:
     values: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
@@ -35,6 +50,20 @@ class Form:
 
     def get(self, name: str, default: str = "") -> str:
         return self.values.get(name, default)
+
+    def ids(self, name: str, message: str | None = None) -> list[int]:
+        """The ids ticked in a list field (read with `lists=(name,)`: comma-joined), in
+        order, once each. A part that is not a number is refused with `message`, or
+        passed over when there is none."""
+        found: list[int] = []
+        for part in self.get(name).split(","):
+            part = part.strip()
+            if part.isdigit():
+                if int(part) not in found:
+                    found.append(int(part))
+            elif part and message:
+                self.errors[name] = message
+        return found
 
     def required(self, name: str, message: str | None = None) -> str:
         value = self.get(name)

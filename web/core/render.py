@@ -127,8 +127,14 @@ def redirect(request: Request[Any, Any, Any], url: str, cookies: list[Any] | Non
     return Response("", status_code=303, media_type="text/plain", headers={"Location": url}, cookies=cookies)
 
 
-def refused(request: Request[Any, Any, Any], template: str, page: Any, form: Any, partial: str) -> Response[str]:
-    """A form that did not pass its checks: the same form again (the named block, for
-    htmx) with each message beside its field and what was typed kept, as a 422."""
-    page.errors, page.values = form.errors, form.values
-    return render(request, template, page, partial=partial, status_code=422)
+def refused(request: Request[Any, Any, Any], template: str, page: Any, form: Any, partial: str | None = None, *,
+            status_code: int = 422, prefix: str = "", **extra: Any) -> Response[str]:
+    """A form that did not pass its checks, or that the server refused for a reason of
+    its own (the campaign closed while it waited on a phone; too many in an hour): the
+    same form again (the named block, for htmx) with each message beside its field and
+    what was typed kept, as a 422 (or `status_code`). The offline outbox shows the
+    message under "needs attention". `prefix` names a form's fields inside a page that
+    has several ("new." for the person added at the door)."""
+    page.errors = {f"{prefix}{k}": v for k, v in form.errors.items()}
+    page.values = {f"{prefix}{k}": v for k, v in form.values.items()}
+    return render(request, template, page, partial=partial, status_code=status_code, **extra)

@@ -12,7 +12,7 @@ from litestar.params import FromPath, FromQuery
 
 from web.accounts.auth import principal_of, staff
 from web.core.display import household_address
-from web.core.forms import Form
+from web.core.forms import Form, FormPage
 from web.core.i18n import _
 from web.core.render import public_base, redirect, refused, render
 from web.core.scope import get_or_404
@@ -38,10 +38,8 @@ async def open_door(request: Request[Any, Any, Any], code: FromPath[str]) -> Res
 
 
 @dataclass
-class ScanPage:
+class ScanPage(FormPage):
     doors: list[tuple[str, str]]  # (code, where it leads): opened by app.js with no network
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
 
 
 async def _scan_page(request: Request[Any, Any, Any]) -> ScanPage:

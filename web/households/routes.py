@@ -22,7 +22,7 @@ from web.audit.logic import record
 from web.campaigns import logic as campaign_logic
 from web.isolation.logic import current_isolation
 from web.core.timeutil import today
-from web.core.forms import Form
+from web.core.forms import Form, FormPage
 from web.core.i18n import _
 from web.core.render import public_base, redirect, refused, render
 from web.core.scope import get_or_404
@@ -42,7 +42,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 @dataclass
-class HouseholdPage:
+class HouseholdPage(FormPage):
     household: dict
     members: list[dict]
     trail: list[dict]
@@ -56,8 +56,6 @@ class HouseholdPage:
     campaigns: list[dict] = field(default_factory=list)  # open campaigns over it, with its status in each
     isolation: dict | None = None  # a home isolation running today
     can_sweep: bool = False
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
 
 
 async def _household_page(request: Request[Any, Any, Any], household_id: FromPath[int]) -> HouseholdPage:
@@ -141,15 +139,13 @@ async def add_person(request: Request[Any, Any, Any], household_id: FromPath[int
 
 
 @dataclass
-class PersonPage:
+class PersonPage(FormPage):
     person: dict
     household: dict
     revealed: bool = False
     can_reveal: bool = False
     can_edit: bool = False
     message: str = ""
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
 
 
 async def _person_page(request: Request[Any, Any, Any], person_id: int) -> PersonPage:
@@ -254,11 +250,10 @@ async def my_household(request: Request[Any, Any, Any]) -> Response[str]:
 
 
 @dataclass
-class DuplicatesPage:
+class DuplicatesPage(FormPage):
     pairs: list[duplicates.Pair]
     total: int = 0
     reason: str = ""  # why the last merge or settlement was refused
-    errors: dict[str, str] = field(default_factory=dict)
 
 
 async def _page(principal: Principal, reason: str = "") -> DuplicatesPage:

@@ -16,9 +16,9 @@ from litestar.params import FromPath, FromQuery
 
 from web.accounts.auth import Principal, principal_of, staff
 from web.isolation import logic
-from web.core.forms import Form
+from web.core.forms import Form, FormPage
 from web.core.i18n import _
-from web.core.render import is_htmx, redirect, render
+from web.core.render import is_htmx, redirect, refused, render
 from web.core.scope import get_or_404
 from web.core.timeutil import today
 from web.households.tables import Household, Person
@@ -30,7 +30,7 @@ TEMPLATE = "pages/isolation.html"
 
 
 @dataclass
-class IsolationPage:
+class IsolationPage(FormPage):
     """The day's list of a place (`place` set), or one household's isolation (`household` set)."""
 
     day: date
@@ -45,8 +45,6 @@ class IsolationPage:
     can_isolate: bool = False
     ticked: dict[int, set[int]] = field(default_factory=dict)  # household → persons ticked on a refused form
     total_only: bool = False  # answer to a tick: also refresh the list's figures
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
 
     late_days = logic.LATE_DAYS
     max_days = logic.MAX_DAYS
@@ -135,9 +133,7 @@ async def isolate(request: Request[Any, Any, Any], household_id: FromPath[int]) 
     reference = logic.local_day(occurred)
     dates = logic.read_isolation(form, reference)
     if dates is None:
-        page = await _household_page(principal, household)
-        page.errors, page.values = form.errors, form.values
-        return render(request, TEMPLATE, page, partial="isolation", status_code=422)
+        return refused(request, TEMPLATE, await _household_page(principal, household), form, "isolation")
     await logic.isolate(principal, household, *dates, reference=reference, occurred=occurred)
     return redirect(request, f"/households/{household_id}/isolation")
 
@@ -167,14 +163,8 @@ async def door_samples(request: Request[Any, Any, Any], household_id: FromPath[i
     """The ticked members of one household sampled at the door on the list's day."""
     principal = principal_of(request)
     household = await _household_for(principal, household_id, "sweep")
-    data = await request.form()
-    form = Form({k: (v if isinstance(v, str) else "").strip() for k, v in data.items()})
-    chosen: list[int] = []
-    for value in data.getall("person", []):
-        try:
-            chosen.append(int(value))
-        except (TypeError, ValueError):
-            form.errors["person"] = _("Tick the persons who were sampled.")
+    form = await Form.read(request, lists=("person",))
+    chosen = form.ids("person", _("Tick the persons who were sampled."))
     occurred = occurred_at(request)
     day = logic.read_sample_day(form, logic.local_day(occurred))
     members = {row["id"] for row in await Person.select(Person.id).where(Person.household == household_id)}
@@ -194,18 +184,19 @@ async def door_samples(request: Request[Any, Any, Any], household_id: FromPath[i
             return redirect(request, f"/places/{place['id']}/isolation{suffix}")
     elif not is_htmx(request):
         page = await _household_page(principal, household, shown_day, listed=True)
-        page.errors, page.values, page.ticked = form.errors, form.values, ticked
-        return render(request, TEMPLATE, page, status_code=422)
+        page.ticked = ticked
+        return refused(request, TEMPLATE, page, form)
     # htmx: the household's card again (the form asked to be replaced: offline, "saved on
     # this phone" takes the form's place and the address stays), and the list's figures.
     page = IsolationPage(day=shown_day, today=today(), trail=[], households=[await logic.household_entry(household, shown_day)],
                          place=place, total_only=place is not None)
     if place is not None:
         page.figures = await logic.day_list(place["path"], principal.scope, shown_day)
+    card = {"HX-Retarget": f"#iso-h{household_id}", "HX-Reswap": "outerHTML"}
     if not form.ok:
-        page.errors, page.values, page.ticked = form.errors, form.values, ticked
-    return render(request, TEMPLATE, page, partial="households", status_code=200 if form.ok else 422,
-                  headers={"HX-Retarget": f"#iso-h{household_id}", "HX-Reswap": "outerHTML"})
+        page.ticked = ticked
+        return refused(request, TEMPLATE, page, form, "households", headers=card)
+    return render(request, TEMPLATE, page, partial="households", headers=card)
 
 
 routes = [day_list_page, household_isolation_page, isolate, end_isolation, door_samples]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -10,7 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 
 from web.accounts.auth import principal_of, staff
-from web.core.forms import Form
+from web.core.forms import Form, FormPage
 from web.core.i18n import _
 from web.core.render import redirect, refused, render
 from web.core.scope import get_or_404
@@ -24,7 +24,7 @@ from web.places.tables import CHILD_KIND, Place
 
 
 @dataclass
-class PlacePage:
+class PlacePage(FormPage):
     place: dict
     trail: list[dict]
     children: list[dict]
@@ -37,8 +37,6 @@ class PlacePage:
     loose_households: int = 0  # households of a grid not yet in a micro-grid
     can_import: bool = False
     can_add_household: bool = False
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
 
 
 async def _place_page(request: Request[Any, Any, Any], place_id: int, q: str = "", need: str = "") -> PlacePage:

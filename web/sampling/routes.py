@@ -18,9 +18,9 @@ from litestar.params import FromPath, FromQuery
 from web.accounts.auth import Principal, principal_of, staff
 from web.campaigns.logic import LIST_COLUMNS, CampaignClosed, record_sweep
 from web.campaigns.tables import Campaign, PersonStatus
-from web.core.forms import Form
+from web.core.forms import Form, FormPage
 from web.core.i18n import _, ngettext
-from web.core.render import is_htmx, redirect, render
+from web.core.render import is_htmx, redirect, refused, render
 from web.households.tables import Household, Person
 from web.places.tables import Place
 from web.sampling import logic
@@ -47,7 +47,7 @@ def _closed_message() -> str:
 
 
 @dataclass
-class SamplingPage:
+class SamplingPage(FormPage):
     campaign: dict
     sites: list[dict]  # each with its slots and figures
     places: list[dict]  # where a site may be
@@ -61,8 +61,6 @@ class SamplingPage:
     problems: list[str] = field(default_factory=list)
     bound: int = int(logic.BOUND)
     editing: int | None = None  # the site (0: a new one) or slot whose form the errors belong to
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
 
 
 def _sees(principal: Principal, can_manage: bool, path: str) -> bool:
@@ -134,8 +132,7 @@ async def _managed(request: Request[Any, Any, Any], campaign_id: int) -> Samplin
 
 def _refuse(request: Request[Any, Any, Any], page: SamplingPage, form: Form, partial: str,
             **extra: Any) -> Response[str]:
-    page.errors, page.values = form.errors, form.values
-    return render(request, TEMPLATE, page, partial=partial, status_code=422, **extra)
+    return refused(request, TEMPLATE, page, form, partial, **extra)
 
 
 @post("/campaigns/{campaign_id:int}/sampling/sites", guards=[staff])
@@ -258,7 +255,7 @@ async def move_slot(request: Request[Any, Any, Any], campaign_id: FromPath[int],
 
 
 @dataclass
-class SitePage:
+class SitePage(FormPage):
     campaign: dict
     site: dict
     slots: list[dict]
@@ -270,8 +267,6 @@ class SitePage:
     saved: int | None = None  # the household just saved
     target: int | None = None  # the household whose form the errors belong to
     capped: bool = False
-    errors: dict[str, str] = field(default_factory=dict)
-    values: dict[str, str] = field(default_factory=dict)
 
 
 async def _site(request: Request[Any, Any, Any], campaign_id: int, site_id: int) -> tuple[dict, dict]:
@@ -343,22 +338,12 @@ async def tick_sampled(request: Request[Any, Any, Any], campaign_id: FromPath[in
     paths = await logic.catchment(site)
     if household is None or household["path"] not in paths or not principal.can("sample", household["path"]):
         raise NotFoundException()
-    data = await request.form()
-    form = Form({"shown": str(data.get("shown") or "")})
+    form = await Form.read(request, lists=("sampled",))
     members = await Person.select(Person.id, Person.name, Person.birth_year).where(
         Person.household == household_id).order_by(Person.id)
     ids = {m["id"] for m in members}
-
-    def numbers(values: list[Any]) -> set[int]:
-        found = set()
-        for value in values:
-            for part in str(value).split(","):
-                if part.strip().isdigit():
-                    found.add(int(part))
-        return found
-
-    ticked = numbers(data.getall("sampled", []))
-    was = numbers([form.get("shown")]) & ids
+    ticked = set(form.ids("sampled"))
+    was = set(form.ids("shown")) & ids
     if ticked - ids:
         form.errors["sampled"] = _("Somebody ticked here is not registered in this household: open the page again.")
     answers = {pid: {"sampled": "yes"} for pid in ticked & ids}
@@ -370,15 +355,16 @@ async def tick_sampled(request: Request[Any, Any, Any], campaign_id: FromPath[in
     household["members"] = members
     if not form.ok:
         page = await _door_page(campaign, site, household)
-        page.target, page.errors, page.values = household_id, form.errors, form.values
-        return render(request, SITE_TEMPLATE, page, partial="door", status_code=422, h=household)
+        page.target = household_id
+        return refused(request, SITE_TEMPLATE, page, form, "door", h=household)
     try:
         await record_sweep(campaign, household, "", "", answers, source="site", user_id=principal.user_id,
                            occurred=occurred_at(request))
     except CampaignClosed:  # closed while this tick waited on a phone
         page = await _door_page(campaign, site, household)
-        page.target, page.errors, page.values = household_id, {"sampled": _closed_message()}, form.values
-        return render(request, SITE_TEMPLATE, page, partial="door", status_code=422, h=household)
+        page.target = household_id
+        form.errors = {"sampled": _closed_message()}
+        return refused(request, SITE_TEMPLATE, page, form, "door", h=household)
     if not is_htmx(request):
         return redirect(request, f"/campaigns/{campaign_id}/sites/{site_id}#d-{household['door_code']}")
     page = await _door_page(campaign, site, household)
