@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .support import LiveServer, path_of, sign_in
-from .test_offline import CONTROLLED, IS_SAVED, read_db, wait_until
+from .phone import CONTROLLED, IS_SAVED, read_db, wait_until
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .support import open_resident_link, sign_in
-from .test_offline import read_db
-from .test_sweep import new_round
+from .phone import new_round, read_db
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .support import LiveServer, in_app, sign_in
-from .test_offline import IS_SAVED, OFFLINE_NOISE, outbox, read_db, user_key, wait_controlled, wait_until
+from .phone import IS_SAVED, OFFLINE_NOISE, outbox, read_db, user_key, wait_controlled, wait_until
 
 pytestmark = pytest.mark.browser
 

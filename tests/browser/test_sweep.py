@@ -5,77 +5,14 @@ lands under "needs attention" with the server's reason."""
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from .support import LiveServer, in_app, path_of
-from .test_offline import (OFFLINE_NOISE, outbox, prepare_for_offline, read_db, signed_in_phone,
-                           wait_until)
+from .phone import (OFFLINE_NOISE, figures, grid_households, grid_of, new_round, outbox, prepare_for_offline,
+                    signed_in_phone, sweep, wait_until)
 
 pytestmark = pytest.mark.browser
-
-NEW_ROUND = """
-from datetime import timedelta
-
-from web.campaigns.logic import create_campaign
-from web.core.timeutil import now
-from web.places.tables import Place
-
-
-async def setup():
-    sub = await Place.select().where(Place.kind == "subdistrict").first()
-    campaign_id = await create_campaign({"name": "第6轮全员核酸", "kind": "testing_round", "checks": "present,sampled",
-                                         "deadline": now() + timedelta(days=1), "questions": []}, sub, None)
-    return {"campaign": campaign_id}
-"""
-
-
-def new_round(server: LiveServer) -> int:
-    return in_app(server, NEW_ROUND)["campaign"]
-
-
-def grid_households(server: LiveServer, count: int) -> list[tuple[int, int]]:
-    """(household, first member) of the grid head's grid, the last ones in walking order
-    (other tests take the first)."""
-    [(grid_path,)] = read_db(
-        server, "SELECT p.path FROM role_grant g JOIN account a ON a.id = g.user JOIN place p ON p.id = g.place"
-        " WHERE a.username = 'gridhead' AND g.role = 'grid_head'")
-    rows = read_db(server, "SELECT h.id, min(p.id) FROM household h JOIN person p ON p.household = h.id"
-                           " WHERE h.path LIKE ? GROUP BY h.id, h.sort_key ORDER BY h.sort_key DESC", grid_path + "%")
-    return rows[:count]
-
-
-def grid_of(server: LiveServer) -> int:
-    [(grid_id,)] = read_db(
-        server, "SELECT g.place FROM role_grant g JOIN account a ON a.id = g.user"
-        " WHERE a.username = 'gridhead' AND g.role = 'grid_head'")
-    return grid_id
-
-
-def figures(server: LiveServer, campaign: int) -> dict[str, int]:
-    [(visits, reached, checked, sampled)] = read_db(
-        server, "SELECT (SELECT count(*) FROM visit WHERE campaign = ?),"
-        " (SELECT count(*) FROM household_status WHERE campaign = ? AND outcome = 'visited'),"
-        " (SELECT count(*) FROM person_status WHERE campaign = ? AND checked),"
-        " (SELECT count(*) FROM person_status WHERE campaign = ? AND sampled)", campaign, campaign, campaign, campaign)
-    return {"visits": visits, "reached": reached, "checked": checked, "sampled": sampled}
-
-
-def sweep(page: Any, campaign: int, household: int, member: int, unsent: int) -> None:
-    """Open the household's sweep form (saved on the phone), record "visited" and the first
-    member present and sampled, save."""
-    response = page.goto(f"/campaigns/{campaign}/households/{household}")
-    assert response is not None and response.headers.get("x-gridline-cache") == "page", "the prepared form"
-    page.locator("input[name=outcome][value=visited]").check()
-    page.locator(f"input[name='p{member}.present'][value=yes]").check()
-    page.locator(f"input[name='p{member}.sampled'][value=yes]").check()
-    page.locator("#sweep button[type=submit]").tap()
-    # Saved on the phone, the next door opens (from the phone) as it does online, and says so.
-    expect(page.locator("#saved-here")).to_contain_text("已存本机")
-    assert path_of(page) != f"/campaigns/{campaign}/households/{household}"
-    expect(page.locator("#outbox-count")).to_have_text(f"{unsent} 条未发送")
 
 
 def test_five_households_swept_offline_sync_once_and_move_the_figures(open_page, server, watch):
