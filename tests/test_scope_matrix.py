@@ -58,7 +58,7 @@ from argon2 import PasswordHasher
 
 from tests.conftest import sign_in
 from web import db
-from web.accounts import admin as accounts_admin
+from web.accounts import routes as accounts_routes
 from web.accounts import logic as accounts_logic
 from web.accounts.auth import new_token, token_hash
 from web.accounts.tables import HouseholdLink, Organisation, RoleGrant, Session, User
@@ -236,7 +236,7 @@ def env(world: dict):
     # the production cost (tens of ms to seconds on a busy machine) would dominate the matrix.
     quick = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     with pytest.MonkeyPatch.context() as patch:
-        for module in (accounts_logic, accounts_admin):
+        for module in (accounts_logic, accounts_routes):
             patch.setattr(module, "hash_password", quick.hash)
         found = run(_find_targets, world["facts"])
         found.registered = frozenset(registered_routes(client.app))

@@ -1,6 +1,6 @@
 """Accounts: sign-in, sessions, residents' household links, staff accounts and roles."""
 
-from web.accounts import admin, home, routes
+from web.accounts import home, routes
 from web.accounts.auth import load_principal
 from web.core.auth import Principal
 from web.core.domain import Domain, NavEntry
@@ -14,7 +14,7 @@ async def offline_urls(principal: Principal) -> list[str]:
 domain = Domain(
     name="accounts",
     order=3,
-    routes=[*routes.routes, *admin.routes],
+    routes=routes.routes,
     piccolo_app="web.accounts.piccolo_app",
     abilities={"manage_accounts": {"commander", "secretary"}},
     offline_urls=offline_urls,

@@ -1,4 +1,5 @@
-"""Sign-in, sign-out, residents' links, language, and the user's own account."""
+"""Sign-in, sign-out, residents' links, language, the user's own account, and the accounts
+secretaries and the command centre manage."""
 
 from __future__ import annotations
 
@@ -20,6 +21,15 @@ from web.core.forms import Form, FormPage
 from web.core.i18n import _
 from web.core.render import redirect, render
 from web.settings import get_settings
+import re
+from web import db
+from web.accounts.auth import Principal, able, hash_password
+from web.accounts.tables import ROLES, Organisation, RoleGrant, User
+from web.audit.logic import record
+from web.core.forms import valid_phone
+from web.core.render import refused
+from web.core.scope import ROLE_ORDER
+from web.places.tables import Place
 
 
 def _local(next_url: str | None, default: str = "/") -> str:
@@ -134,4 +144,194 @@ async def revoke_own_session(request: Request[Any, Any, Any], session_id: FromPa
     return Redirect("/account", status_code=303)
 
 
-routes = [signin_form, signin, signout, household_link, choose_language, account, revoke_own_session]
+# ---- accounts of staff, for secretaries and the command centre: create, roles, lost phones ----
+
+
+# Where each role is held.
+ROLE_PLACE_KINDS = {
+    "commander": ("subdistrict",),
+    "secretary": ("community",),
+    "grid_head": ("grid",),
+    "party_leader": ("grid",),
+    "building_head": ("grid", "microgrid"),
+    "volunteer": ("subdistrict", "community", "grid"),
+}
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,39}$")
+MIN_PASSWORD = 10
+
+
+def _manager_where(principal: Principal) -> Any:
+    """Users this manager may see: anyone holding a role at a place they manage."""
+    paths = [g.path for g in principal.places_for("manage_accounts")]
+    clause = None
+    for prefix in paths:
+        term = RoleGrant.place.path.like(f"{prefix}%")
+        clause = term if clause is None else clause | term
+    return clause
+
+
+def _outranks(principal: Principal, role: str, path: str) -> bool:
+    """A manager holds a higher role at this place or above it."""
+    return any(path.startswith(g.path) and ROLE_ORDER.index(role) > ROLE_ORDER.index(g.role)
+               for g in principal.places_for("manage_accounts"))
+
+
+async def _managed_user_ids(principal: Principal) -> list[int]:
+    """Users every one of whose roles lies in this manager's area and below their rank:
+    a secretary cannot reset a fellow secretary's password, nor someone who also holds
+    a role elsewhere."""
+    candidates = await RoleGrant.select(RoleGrant.user).where(_manager_where(principal)).distinct()
+    ids = [r["user"] for r in candidates]
+    grants = await RoleGrant.select(RoleGrant.user, RoleGrant.role, RoleGrant.place.path).where(
+        RoleGrant.user.is_in(ids or [-1]))
+    refused = {g["user"] for g in grants if not _outranks(principal, g["role"], g["place.path"])}
+    return [i for i in ids if i not in refused]
+
+
+async def _user_or_404(principal: Principal, user_id: int) -> dict:
+    if user_id not in await _managed_user_ids(principal):
+        raise NotFoundException()
+    user = await User.select(User.id, User.username, User.display_name, User.phone, User.active,
+                             User.organisation).where(User.id == user_id).first()
+    if user is None:
+        raise NotFoundException()
+    return user
+
+
+@dataclass
+class AccountsPage(FormPage):
+    users: list[dict]
+    places: list[dict]
+    organisations: list[dict]
+    roles: tuple[str, ...] = ROLES
+
+
+async def _accounts_page(principal: Principal) -> AccountsPage:
+    ids = await _managed_user_ids(principal)
+    users = await User.select(User.id, User.username, User.display_name, User.active).where(
+        User.id.is_in(ids or [-1])).order_by(User.username)
+    grants = await RoleGrant.select(RoleGrant.user, RoleGrant.role, RoleGrant.place.name).where(
+        RoleGrant.user.is_in(ids or [-1]))
+    for user in users:
+        user["grants"] = [g for g in grants if g["user"] == user["id"]]
+    paths = [g.path for g in principal.places_for("manage_accounts")]
+    places: list[dict] = []
+    for prefix in paths:
+        places += await Place.select(Place.id, Place.name, Place.kind, Place.path).where(
+            Place.path.like(f"{prefix}%")).order_by(Place.path)
+    organisations = await Organisation.select(Organisation.id, Organisation.name).order_by(Organisation.name)
+    return AccountsPage(users=users, places=places, organisations=organisations)
+
+
+@get("/accounts", guards=[able("manage_accounts")])
+async def accounts_page(request: Request[Any, Any, Any]) -> Response[str]:
+    return render(request, "pages/accounts.html", await _accounts_page(principal_of(request)))
+
+
+@post("/accounts", guards=[able("manage_accounts")])
+async def create_account(request: Request[Any, Any, Any]) -> Response[Any]:
+    principal = principal_of(request)
+    page = await _accounts_page(principal)
+    form = await Form.read(request)
+    username = form.required("username").lower()
+    if username and not USERNAME.match(username):
+        form.errors["username"] = _("Use 3 to 40 lowercase letters, digits, dot, dash or underscore.")
+    elif username and await User.exists().where(User.username == username):
+        form.errors["username"] = _("This username is taken.")
+    display_name = form.required("display_name")
+    phone = form.get("phone").replace(" ", "")
+    if phone and not valid_phone(phone):
+        form.errors["phone"] = _("Enter a mobile number of 11 digits, or a landline with area code.")
+    password = form.required("password")
+    if password and len(password) < MIN_PASSWORD:
+        form.errors["password"] = _("Use at least %(n)s characters.", n=MIN_PASSWORD)
+    role = form.choice("role", ROLES)
+    place_id = form.integer("place", 1, 2**31, required=True)
+    place = next((p for p in page.places if p["id"] == place_id), None)
+    if place_id and place is None:
+        form.errors["place"] = _("Choose a place you manage.")
+    elif place and role in ROLE_PLACE_KINDS and place["kind"] not in ROLE_PLACE_KINDS[role]:
+        form.errors["place"] = _("This role is not held at this kind of place.")
+    elif place and role in ROLES and not _outranks(principal, role, place["path"]):
+        form.errors["role"] = _("You can only give roles below your own.")
+    org_id = form.integer("organisation", 1, 2**31)
+    if role == "volunteer" and org_id is None:
+        form.errors["organisation"] = _("A volunteer belongs to an organisation.")
+    elif org_id is not None and not any(o["id"] == org_id for o in page.organisations):
+        form.errors["organisation"] = _("Choose one of the options.")
+    if not form.ok:
+        return refused(request, "pages/accounts.html", page, form, "create")
+    assert place is not None
+    user_id = await logic.create_user(username, display_name, password, phone, role, place["id"],
+                                      org_id if role == "volunteer" else None)
+    await record(principal, "create_account", f"user:{user_id}", place["path"], f"{username} {role}")
+    return redirect(request, f"/accounts/{user_id}")
+
+
+@dataclass
+class UserPage:
+    user: dict
+    grants: list[dict]
+    sessions: list[dict]
+    message: str = ""
+
+
+async def _user_page(principal: Principal, user_id: int) -> UserPage:
+    user = await _user_or_404(principal, user_id)
+    grants = await RoleGrant.select(RoleGrant.role, RoleGrant.place.name, RoleGrant.place.kind).where(
+        RoleGrant.user == user_id)
+    sessions = await Session.select().where((Session.user == user_id) & Session.revoked_at.is_null()).order_by(
+        Session.last_seen_at, ascending=False)
+    return UserPage(user=user, grants=grants, sessions=sessions)
+
+
+@get("/accounts/{user_id:int}", guards=[able("manage_accounts")])
+async def user_page(request: Request[Any, Any, Any], user_id: FromPath[int]) -> Response[str]:
+    return render(request, "pages/user.html", await _user_page(principal_of(request), user_id))
+
+
+@post("/accounts/{user_id:int}/signout-everywhere", guards=[able("manage_accounts")])
+async def signout_everywhere(request: Request[Any, Any, Any], user_id: FromPath[int]) -> Response[str]:
+    """A lost phone: every session of this user ends now."""
+    principal = principal_of(request)
+    await _user_or_404(principal, user_id)
+    count = await logic.revoke_sessions(Session.user == user_id)
+    await record(principal, "revoke_sessions", f"user:{user_id}", "", str(count))
+    page = await _user_page(principal, user_id)
+    page.message = _("Signed out of %(n)s devices.", n=count)
+    return render(request, "pages/user.html", page, partial="sessions")
+
+
+@post("/accounts/{user_id:int}/active", guards=[able("manage_accounts")])
+async def set_active(request: Request[Any, Any, Any], user_id: FromPath[int]) -> Response[Any]:
+    principal = principal_of(request)
+    await _user_or_404(principal, user_id)
+    form = await Form.read(request)
+    active = form.get("active") == "1"
+    async with db.write():
+        await User.update({User.active: active}).where(User.id == user_id)
+    if not active:
+        await logic.revoke_sessions(Session.user == user_id)
+    await record(principal, "activate" if active else "deactivate", f"user:{user_id}")
+    return redirect(request, f"/accounts/{user_id}")
+
+
+@post("/accounts/{user_id:int}/password", guards=[able("manage_accounts")])
+async def reset_password(request: Request[Any, Any, Any], user_id: FromPath[int]) -> Response[Any]:
+    principal = principal_of(request)
+    page = await _user_page(principal, user_id)
+    form = await Form.read(request)
+    password = form.required("password")
+    if password and len(password) < MIN_PASSWORD:
+        form.errors["password"] = _("Use at least %(n)s characters.", n=MIN_PASSWORD)
+    if not form.ok:
+        return render(request, "pages/user.html", page, partial="password", status_code=422, errors=form.errors)
+    async with db.write():
+        await User.update({User.password_hash: hash_password(password)}).where(User.id == user_id)
+    await logic.revoke_sessions(Session.user == user_id)
+    await record(principal, "reset_password", f"user:{user_id}")
+    return redirect(request, f"/accounts/{user_id}")
+
+
+routes = [signin_form, signin, signout, household_link, choose_language, account, revoke_own_session,
+          accounts_page, create_account, user_page, signout_everywhere, set_active, reset_password]
