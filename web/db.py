@@ -6,6 +6,10 @@ which costs more than the query itself on a list page, so the engine here keeps 
 reading and one writing connection open. Every write goes through `write()`: on SQLite
 it is a `BEGIN IMMEDIATE` transaction (deferred ones fail with "database is locked"
 under concurrency), serialised inside the process so writers queue instead of spinning.
+
+Why one module of ~430 lines: the SQLite engine's subclasses, the write transaction and
+the plain-SQL fetch share the engine's private state; apart, each would reach into the
+others.
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ Recording is one transaction: the facts (a visit, each person's answers) are app
 and the household's and persons' status rows move only when the facts are newer than
 what they hold, so replays in any order end in the same status. Coverage counts status
 rows per place path; a closed campaign's figures are kept on it (`Campaign.figures`).
+
+Why one module of ~590 lines: recording and coverage are two sides of one rule (coverage
+counts exactly the status rows recording leaves), and reading them apart is how they
+drift. Its sections (campaigns, reading a sweep form, recording, coverage) are the seams
+to split along if it grows.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Campaigns: starting one, the grid head's sweep, progress per place, exports, and the
-resident's self-report."""
+resident's self-report.
+
+Why one module of ~570 lines: the pages share the campaign look-up, the sweep page's
+context and its refusals; its sections (the list, progress, exports, the sweep form, the
+self-report) are the seams to split along.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 One row per person; rows with the same address within the target place form one
 household. Checking writes nothing; importing writes everything in one transaction.
 Uploads wait on disk (data_dir/uploads) between the check and the confirm.
+
+Why one module of ~620 lines: reading, checking and importing share one row model and its
+messages (a row refused at the check is refused for the same reason at the import).
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ that keep it under BOUND, or says plainly which site cannot and what would fit i
 
 Times are minutes after local midnight (GRIDLINE_TZ) of the site's day: slots land on a
 STEP-minute grid a person can remember ("09:35 to 10:10").
+
+Why one module of ~580 lines: half of it is the pure queue model and its generator, which
+the other half (storing sites and slots, the site on the day) calls at every change; the
+model is kept pure so the tests check it against a wait computation of their own.
 """
 
 from __future__ import annotations
