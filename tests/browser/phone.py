@@ -102,9 +102,11 @@ IS_SAVED = """async ([user, path]) => {
 }"""
 
 # Writes fired from the page the way htmx sends them, through the service worker.
-QUEUE_WRITES = """async ([household, count, prefix]) => {
+# Writes fired from the page as htmx sends them: a person each, with a name and an ID number
+# ("" for none).
+QUEUE_PERSONS = """async ([household, persons]) => {
   const statuses = [];
-  for (let i = 1; i <= count; i++) {
+  for (const [name, idNumber] of persons) {
     const response = await fetch(`/households/${household}/persons`, {
       method: "POST",
       headers: {
@@ -113,12 +115,17 @@ QUEUE_WRITES = """async ([household, count, prefix]) => {
         "X-Occurred-At": new Date().toISOString(),
         "HX-Request": "true",
       },
-      body: new URLSearchParams({ name: `${prefix}${i}`, relation: "other" }).toString(),
+      body: new URLSearchParams({ name, relation: "other", id_number: idNumber }).toString(),
     });
     statuses.push(response.status);
   }
   return statuses;
 }"""
+
+
+def queue_writes(page: Any, household: int, count: int, prefix: str) -> list[int]:
+    """`count` new persons named prefix1, prefix2, … posted from the page; their statuses."""
+    return page.evaluate(QUEUE_PERSONS, [household, [[f"{prefix}{n}", ""] for n in range(1, count + 1)]])
 
 
 # ---------------------------------------------------------------------------- helpers

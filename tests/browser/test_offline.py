@@ -21,8 +21,8 @@ from playwright.sync_api import expect
 
 from .support import LiveServer, path_of
 from .phone import (AGE_SAVED_COPY, BAD_ID, CACHE_NAMES, DISCARD_CONFIRM, DUPLICATE_ENTRY, GOOD_ID, ID_INVALID,
-                    IS_SAVED, MARK, OFFLINE_NOISE, QUEUE_WRITES, SAME_DOCUMENT, SIGN_IN_AGAIN, add_person, ask_worker,
-                    expect_saved_on_phone, open_household, outbox, persons_named, prepare_for_offline, read_db,
+                    IS_SAVED, MARK, OFFLINE_NOISE, QUEUE_PERSONS, SAME_DOCUMENT, SIGN_IN_AGAIN, add_person, ask_worker,
+                    expect_saved_on_phone, queue_writes, open_household, outbox, persons_named, prepare_for_offline, read_db,
                     signed_in_phone, user_key, wait_controlled, wait_until)
 
 pytestmark = pytest.mark.browser
@@ -354,7 +354,7 @@ def test_two_hundred_queued_writes_sync_within_five_seconds(open_page, server, h
 
     server.stop()
     started = time.monotonic()
-    statuses = page.evaluate(QUEUE_WRITES, [household, count, prefix])
+    statuses = queue_writes(page, household, count, prefix)
     queued_in = time.monotonic() - started
     assert statuses == [202] * count, "each answered 'saved on this phone'"
     assert len(outbox(page)) == count
@@ -408,25 +408,6 @@ def test_a_new_version_waits_for_an_idle_outbox_then_offers_to_reload(open_page,
 
 
 # ---------------------------------------------------------------------------- 5. batches
-
-# Writes fired from the page as htmx sends them, each with its own name and ID number.
-QUEUE_PERSONS = """async ([household, persons]) => {
-  const statuses = [];
-  for (const [name, idNumber] of persons) {
-    const response = await fetch(`/households/${household}/persons`, {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "Idempotency-Key": crypto.randomUUID(),
-        "X-Occurred-At": new Date().toISOString(),
-        "HX-Request": "true",
-      },
-      body: new URLSearchParams({ name, relation: "other", id_number: idNumber }).toString(),
-    });
-    statuses.push(response.status);
-  }
-  return statuses;
-}"""
 
 
 def queue_offline(page: Any, server: LiveServer, household: int, persons: list[tuple[str, str]]) -> None:
