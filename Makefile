@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 export PICCOLO_CONF := web.piccolo_conf
 
-.PHONY: run test bench bench-full messages chromium clean lock
+.PHONY: run test lint bench bench-full messages chromium clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -28,7 +28,12 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
 
-test: $(STAMP) chromium
+# Errors and likely bugs (ruff), and types (mypy), over the whole tree: configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check web tests bench
+	$(BIN)/mypy
+
+test: lint chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

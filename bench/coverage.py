@@ -46,7 +46,7 @@ from typing import Any
 try:
     import uvloop
 except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-    uvloop = None
+    uvloop = None  # type: ignore[assignment]  # runs on the stock loop then
 
 from bench import data
 from bench.data import BENCH_DIR, DATA_DIR, ROOT, SQLITE_FILE, log
@@ -365,6 +365,7 @@ async def _close(campaigns: list[int]) -> list[float]:
     took = []
     for campaign_id in campaigns:
         campaign = await Campaign.select().where(Campaign.id == campaign_id).first()
+        assert campaign is not None  # made by this run
         started = time.perf_counter()
         await logic.close_campaign(campaign)
         took.append(round(time.perf_counter() - started, 3))
@@ -427,9 +428,11 @@ async def _build_sqlite(base: data.Database) -> Build:
         first_sweeps: dict[int, list[Sweep]] = {}
         for rnd in rounds:
             raw.execute("BEGIN")
-            rnd.campaign = raw.execute(
+            made = raw.execute(
                 f"INSERT INTO campaign ({', '.join(CAMPAIGN_COLUMNS)}) VALUES ({', '.join('?' * 11)})",
                 campaign_row(world, rnd)).lastrowid
+            assert made is not None  # an INSERT's row
+            rnd.campaign = made
             tables, sweeps = round_rows(world, rnd)
             if rnd.number == 1:
                 first_sweeps = sweeps
@@ -643,7 +646,7 @@ class Backends:
     def __init__(self, url: str) -> None:
         self.url = url
         self.pids: dict[str, list[int]] = {}
-        self.connection = None
+        self.connection: Any = None
 
     async def refresh(self) -> None:
         if not self.url:
@@ -721,6 +724,7 @@ async def page_logic(campaign_id: int, place: dict, scope: Any, parts: dict[str,
 
     t0 = _ns()
     campaign = await Campaign.select().where(Campaign.id == campaign_id).first()
+    assert campaign is not None  # made by this run
     figures = await logic.coverage_under(campaign, place["path"])
     t1 = _ns()
     kids = await Place.select().where(Place.parent == place["id"]).order_by(Place.id)
@@ -730,7 +734,7 @@ async def page_logic(campaign_id: int, place: dict, scope: Any, parts: dict[str,
     if "current" in inspect.signature(logic.rounds_at).parameters:
         rounds = await logic.rounds_at(place, campaign, figures)
     else:  # before rounds_at() took the page's figures
-        rounds = await logic.rounds_at(place, campaign)
+        rounds = await logic.rounds_at(place, campaign)  # type: ignore[call-arg]  # an older checkout's signature
     t3 = _ns()
     if place["kind"] in ("grid", "microgrid"):
         await households_under(place["path"], scope)
@@ -791,6 +795,7 @@ async def _measure(target: Target, reps: int, warmup: int, quiet: str) -> tuple[
         commander = rounds.sign_in("commander", PASSWORD)
         head, bare_head = rounds.sign_in("gridhead", PASSWORD), bare.sign_in("gridhead", PASSWORD)
         principal = await load_principal(commander, Settings().session_idle_days)
+        assert principal is not None, "the demo commander's session loads"
         c_rounds, c_bare = Client(rounds.port), Client(bare.port)
         c_commander, c_head = Client(rounds.port, commander), Client(rounds.port, head)
         c_bare_head = Client(bare.port, bare_head)
@@ -869,7 +874,8 @@ async def _measure(target: Target, reps: int, warmup: int, quiet: str) -> tuple[
             await backends.refresh()
             if rep == warmup:
                 for s in series:
-                    s.samples_ns.clear(), s.cpu_ns.clear(), s.parts_ns.clear(), s.statuses.clear()
+                    for kept in (s.samples_ns, s.cpu_ns, s.parts_ns, s.statuses):
+                        kept.clear()
                 started = time.perf_counter()
                 busy0 = system_busy_seconds()
                 ours0 = time.process_time() + cpu_ns([rounds.pid, bare.pid, *backends.of(INPROC),
@@ -925,7 +931,7 @@ async def _captured(call: Callable[[], Awaitable[Any]]) -> list[tuple[str, list]
         seen.append((sql, list(args)))
         return await fetch(sql, *args)
 
-    db.fetch = db.fetch_long = spy  # type: ignore[assignment]
+    db.fetch = db.fetch_long = spy
     try:
         await call()
     finally:
@@ -1025,8 +1031,13 @@ async def plans(target: Target, context: dict, reps: int = 15) -> list[Plan]:
     campaign = {"id": context["open"], "path": context["sub"]["path"], "status": "open", "figures": ""}
     calls = []
     for place, label in ((context["sub"], "sub-district"), (context["grid"], "grid")):
-        for sql, args in await _captured(lambda p=place: logic.coverage_under(campaign, p["path"])):
-            table = re.search(r"FROM (\w+)", sql).group(1)
+        async def count(p: dict = place) -> Any:
+            return await logic.coverage_under(campaign, p["path"])
+
+        for sql, args in await _captured(count):
+            found_table = re.search(r"FROM (\w+)", sql)
+            assert found_table is not None  # every coverage query reads a table
+            table = found_table.group(1)
             calls.append((f"_count_under, {label}: {table}", sql, args))
     if hasattr(logic, "missing_under"):
         for sql, args in await _captured(lambda: logic.missing_under(context["open"], context["sub"]["path"],
@@ -1305,14 +1316,14 @@ async def db_trials(target: Target, found: list[Plan], context: dict, reps: int,
                 db.bind(original)
             # The app never runs ANALYZE: would statistics change a plan? (with the index above)
             others = [q for q in found if not q.where.startswith("_count_under") or q in hs]
-            before = {id(q): _time_sqlite(connection, q.sql, q.args, reps) for q in others}
+            timed = {id(q): _time_sqlite(connection, q.sql, q.args, reps) for q in others}
             plans_before = {id(q): _plan_sqlite(connection, q.sql, q.args) for q in others}
             connection.execute("ANALYZE")
             connection.commit()
             for q in others:
                 after, plan = _time_sqlite(connection, q.sql, q.args, reps), _plan_sqlite(connection, q.sql, q.args)
                 if plan != plans_before[id(q)]:
-                    out.append(_trial("ANALYZE (sqlite_stat1), after the changes above", q.where, before[id(q)],
+                    out.append(_trial("ANALYZE (sqlite_stat1), after the changes above", q.where, timed[id(q)],
                                       after, _uses_sqlite(plan)))
             connection.close()
         finally:

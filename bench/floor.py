@@ -28,7 +28,7 @@ from bench.load import percentile_ms, system_busy_seconds
 try:
     import uvloop
 except ImportError:  # pragma: no cover
-    uvloop = None
+    uvloop = None  # type: ignore[assignment]  # runs on the stock loop then
 
 _ns = time.perf_counter_ns
 
@@ -50,7 +50,7 @@ class _SQLite:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.connection = None
+        self.connection: Any = None
 
     async def open(self) -> None:
         import aiosqlite
@@ -81,7 +81,7 @@ class _Postgres:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.connection = None
+        self.connection: Any = None
 
     async def open(self) -> None:
         import asyncpg
@@ -189,7 +189,7 @@ def _route_context(principal: Any, path: str, page: Any) -> tuple[str, dict]:
 
     render_module.render_html = capture
     try:
-        render_module.render(Request(scope), "pages/place.html", page, partial="households")
+        render_module.render(Request(scope), "pages/place.html", page, partial="households")  # type: ignore[arg-type]  # a plain dict is the scope Litestar reads
     finally:
         render_module.render_html = real
     if captured.get("block") is not None:

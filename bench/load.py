@@ -24,12 +24,13 @@ import resource
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 
 try:
     import uvloop
 except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-    uvloop = None
+    uvloop = None  # type: ignore[assignment]  # runs on the stock loop then
 
 HOST = "127.0.0.1"
 _ns = time.perf_counter_ns
@@ -140,6 +141,7 @@ async def _raw_client(port: int, request: bytes, expect: int, window: _Window, o
         try:
             if writer is None:
                 reader, writer = await asyncio.open_connection(HOST, port)
+            assert reader is not None  # opened with the writer
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
@@ -182,7 +184,7 @@ async def _raw_client(port: int, request: bytes, expect: int, window: _Window, o
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
         if size == 0:
@@ -242,7 +244,7 @@ def run_load(name: str, port: int, path: str, *, headers: dict[str, str] | None 
     """Drive GET `path` with `clients` concurrent keep-alive clients; stops by itself.
     `think`: mean seconds a client waits between answer and next request (0: none)."""
     result = LoadResult(name=name, path=path, client=client, clients=clients, seconds=seconds, latencies_ns=[])
-    impl = {"raw": _raw, "httpx": _httpx}[client]
+    impl: Callable[..., Any] = {"raw": _raw, "httpx": _httpx}[client]
 
     async def main() -> list[int]:
         window = _Window(warmup, seconds, server_cpu)

@@ -196,7 +196,7 @@ async def _profile_page(requests: int, top: int) -> None:
 
     app = create_app(get_settings())
     for hook in app.on_startup:
-        await hook()
+        await hook()  # type: ignore[call-arg]  # the app's hooks take no argument
     try:
         origin = [(b"origin", b"http://127.0.0.1:8000"), (b"content-type", b"application/x-www-form-urlencoded")]
         signin = await _Call(app, "POST", "/signin", origin,
@@ -236,7 +236,7 @@ async def _profile_page(requests: int, top: int) -> None:
         _print_profile("pages/place.html render alone under cProfile", profile, requests, top)
     finally:
         for hook in app.on_shutdown:
-            await hook()
+            await hook()  # type: ignore[call-arg]  # the app's hooks take no argument
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -66,6 +66,8 @@ class _WriterConnection:
 class _WriteTransaction(SQLiteTransaction):
     """`BEGIN IMMEDIATE` on the writer connection, one writer at a time in this process."""
 
+    engine: "LoopSQLiteEngine"
+
     async def __aenter__(self) -> SQLiteTransaction:
         if self._parent is not None:
             return self._parent
@@ -141,7 +143,7 @@ class LoopSQLiteEngine(SQLiteEngine):
 
     async def get_connection(self):  # Piccolo's batch() wants an aiosqlite connection of its own
         connection = await aiosqlite.connect(**self.connection_kwargs)
-        connection.row_factory = dict_factory  # type: ignore[assignment]
+        connection.row_factory = dict_factory
         return connection
 
     def _connection_now(self) -> sqlite3.Connection:
@@ -220,7 +222,8 @@ def bind(engine: Engine) -> None:
 
     _engine = engine
     # Piccolo's own record of applied migrations caches its engine too.
-    for table in [*all_tables(), Migration]:
+    tables: list[Any] = [*all_tables(), Migration]
+    for table in tables:
         table._meta.db = engine
 
 

@@ -247,7 +247,8 @@ async def generate(size_name: str = "small", data_dir: Path | None = None, seed:
         grants.append((username, "volunteer", community["id"]))
     for start in range(0, len(users), BATCH):
         async with db.write():
-            await User.insert(*[User(**u, active=True, created_at=created) for u in users[start : start + BATCH]])
+            await User.insert(*[User(**u, active=True, created_at=created)  # type: ignore[arg-type]  # Piccolo takes column names as keywords
+                                for u in users[start : start + BATCH]])
     ids = {r["username"]: r["id"] for r in await User.select(User.id, User.username)}
     for start in range(0, len(grants), BATCH):
         async with db.write():

@@ -163,7 +163,7 @@ MIN_PASSWORD = 10
 def _manager_where(principal: Principal) -> Any:
     """Users this manager may see: anyone holding a role at a place they manage."""
     paths = [g.path for g in principal.places_for("manage_accounts")]
-    clause = None
+    clause: Any = None  # the grants' places, or-ed
     for prefix in paths:
         term = RoleGrant.place.path.like(f"{prefix}%")
         clause = term if clause is None else clause | term

@@ -19,12 +19,12 @@ class AuditPage:
 async def audit_page(request: Request[Any, Any, Any]) -> Response[str]:
     """The latest 200 entries about places this user oversees (and actions without a place)."""
     principal = principal_of(request)
-    clause = None
+    clause: Any = None  # the grants' places, or-ed
     for grant in principal.places_for("view_audit"):
         term = AuditEntry.path.like(f"{grant.path}%")
         clause = term if clause is None else clause | term
     entries = await (
-        AuditEntry.select(AuditEntry.all_columns(), AuditEntry.user.display_name)
+        AuditEntry.select(*AuditEntry.all_columns(), AuditEntry.user.display_name)
         .where(clause | AuditEntry.user.is_in(principal_user_ids(principal)))
         .order_by(AuditEntry.at, ascending=False)
         .limit(200)

@@ -123,7 +123,7 @@ async def start_campaign(request: Request[Any, Any, Any]) -> Response[Any]:
         place = await Place.select().where(Place.id == int(form.get("place"))).first()
     if place is None or not principal.can("run_campaigns", place["path"]):
         form.errors["place"] = _("Choose a place you look after.")
-    if not form.ok:
+    if place is None or not form.ok:
         return refused(request, "pages/campaigns.html", await _campaigns_page(request), form, "start")
     campaign_id = await logic.create_campaign(values, place, principal.user_id)
     await record(principal, "start_campaign", f"campaign:{campaign_id}", place["path"], values["name"])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from web.core import i18n
 from web.core.auth import SESSION_COOKIE
@@ -69,7 +70,8 @@ def _cookies(headers: dict[str, str]) -> dict[str, str]:
 
 
 def _add_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> None:
-    headers = list(message.get("headers", []))
+    start = cast("dict[str, Any]", message)  # called for http.response.start only
+    headers: list[tuple[bytes, bytes]] = list(start.get("headers", []))
     vary_index = next((i for i, (k, _) in enumerate(headers) if k.lower() == b"vary"), None)
     if vary_index is None:
         headers.append((b"vary", b"HX-Request"))
@@ -79,7 +81,7 @@ def _add_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> None:
             headers[vary_index] = (key, value + b", HX-Request")
     names = {k.lower() for k, _ in headers}
     headers.extend((k, v) for k, v in extra if k not in names)
-    message["headers"] = headers
+    start["headers"] = headers
 
 
 async def add_headers(message: Message, scope: Scope) -> None:
@@ -101,33 +103,32 @@ class Edge(ASGIMiddleware):
         path: str = scope["path"]
 
         bare = path.startswith(BARE_PREFIXES)
+        http = cast("dict[str, Any]", scope)  # an HTTP scope (`scopes` above), with the app's own keys
         cookies: dict[str, str] = {}
         if not bare:
-            cookies = scope.get(PARSED_COOKIES)  # type: ignore[assignment]
+            cookies = http.get(PARSED_COOKIES)  # type: ignore[assignment]
             if cookies is None:
-                cookies = scope[PARSED_COOKIES] = _cookies(headers)  # type: ignore[typeddict-unknown-key]
+                cookies = http[PARSED_COOKIES] = _cookies(headers)
             apply_locale(headers, cookies)
 
-        if scope["method"] not in SAFE_METHODS and not same_origin(headers):
+        if http["method"] not in SAFE_METHODS and not same_origin(headers):
             await _plain(send, 403, i18n.gettext("This request came from another site and was refused."))
             return
 
         if not bare:
             token = cookies.get(SESSION_COOKIE)
             principal = await session_loader()(token, get_settings().session_idle_days) if token else None
-            scope["user"] = principal  # type: ignore[typeddict-unknown-key]
+            http["user"] = principal
         await next_app(scope, receive, send)
 
 
 async def _plain(send: Send, status: int, text: str) -> None:
     body = text.encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+    }
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)

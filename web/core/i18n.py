@@ -69,7 +69,7 @@ _ = gettext
 def negotiate(cookie: str | None, accept_language: str | None) -> str:
     """A chosen language (cookie) wins, then the browser's first supported one, then Chinese."""
     if cookie in LOCALES:
-        return cookie  # type: ignore[return-value]
+        return cookie
     for part in (accept_language or "").split(","):
         tag = part.split(";")[0].strip().lower()
         if tag.startswith("zh"):

@@ -108,7 +108,7 @@ def render(
         etag = '"' + hashlib.blake2b(body.encode(), digest_size=12).hexdigest() + '"'
         headers["ETag"] = etag
         if request.headers.get("if-none-match") == etag:
-            return Response(b"", status_code=304, headers=headers)
+            return Response("", status_code=304, headers=headers)
     return Response(body, status_code=status_code, media_type="text/html; charset=utf-8", headers=headers)
 
 

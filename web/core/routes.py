@@ -92,7 +92,7 @@ def manifest(lang: FromQuery[str] = "") -> Response[dict]:
 @get("/offline", sync_to_thread=False)
 def offline_page(request: Request[Any, Any, Any]) -> Response[str]:
     # Precached in the shell, which every user of the phone shares: render it for nobody.
-    request.scope["user"] = None  # type: ignore[typeddict-unknown-key]
+    request.scope["user"] = None
     return render(request, "pages/offline.html")
 
 

@@ -294,7 +294,7 @@ async def pairs_for(scope: Scope, limit: int = MAX_LISTED) -> tuple[list[Pair], 
     if not ids:
         return [], len(found)
     h = Person.household
-    rows = await Person.select(Person.all_columns(), h.kind, h.building, h.unit, h.room, h.address, h.premises_name,
+    rows = await Person.select(*Person.all_columns(), h.kind, h.building, h.unit, h.room, h.address, h.premises_name,
                                h.door_code).where(Person.id.is_in(ids))
     counts: dict[int, int] = defaultdict(int)
     for ref in person_refs():

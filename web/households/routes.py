@@ -304,11 +304,11 @@ def _fields(value: Any) -> dict:
 
 
 async def _open_conflicts(principal: Principal) -> list[dict]:
-    clause = None
+    clause: Any = None  # the grants' places, or-ed
     for grant in principal.places_for("manage_households"):
         term = Conflict.path.like(f"{grant.path}%")
         clause = term if clause is None else clause | term
-    rows = await Conflict.select(Conflict.all_columns(), Conflict.raised_by.display_name).where(clause).where(
+    rows = await Conflict.select(*Conflict.all_columns(), Conflict.raised_by.display_name).where(clause).where(
         Conflict.settled_at.is_null()).order_by(Conflict.received_at)
     for row in rows:
         row["submitted"], row["current"] = _fields(row["submitted"]), _fields(row["current"])

@@ -114,7 +114,9 @@ async def split_by_building(grid: dict) -> tuple[int, int]:
             name = f"{grid['name']}·{label}"
             if name not in existing:
                 place_id = await create_place(name, "microgrid", grid, area=grid["area"])
-                existing[name] = await Place.select().where(Place.id == place_id).first()
+                made_place = await Place.select().where(Place.id == place_id).first()
+                assert made_place is not None  # made just now, in this transaction
+                existing[name] = made_place
                 made += 1
             targets[building] = existing[name]
         for household in loose:
@@ -124,6 +126,7 @@ async def split_by_building(grid: dict) -> tuple[int, int]:
             # Every table that copies a household's path (persons, campaign facts, …) follows it.
             for copy in path_copies():
                 if copy.household is not None:
-                    column = copy.table._meta.get_column_by_name(copy.household)
-                    await copy.table.update({copy.table.path: target["path"]}).where(column == household["id"])
+                    meta = copy.table._meta
+                    column, path = meta.get_column_by_name(copy.household), meta.get_column_by_name("path")
+                    await copy.table.update({path: target["path"]}).where(column == household["id"])
     return made, len(loose)

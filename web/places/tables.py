@@ -11,7 +11,7 @@ CHILD_KIND = {"subdistrict": "community", "community": "grid", "grid": "microgri
 class Place(Keyed, Table):
     name = Varchar(length=100)
     kind = Varchar(length=16)
-    parent = ForeignKey("self", null=True)
+    parent: ForeignKey = ForeignKey("self", null=True)
     # Materialized path of ids, e.g. "/1/5/23/": everything under a place is one
     # indexed prefix query (`path LIKE '/1/5/%'`).
     path = Varchar(length=200, index=True, default="")

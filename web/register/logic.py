@@ -182,7 +182,7 @@ def _csv_rows(data: bytes) -> list[tuple[int, list[Any]]]:
     text = _decode(data)
     first = text.split("\n", 1)[0]
     delimiter = "\t" if "\t" in first and "," not in first else ","
-    rows = []
+    rows: list[Any] = []
     try:
         for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
             if _collect(rows, number, cells[:MAX_COLUMNS]):
@@ -200,7 +200,7 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[Any]]]:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a damaged or foreign zip
         raise problem from error
-    rows = []
+    rows: list[Any] = []
     try:
         sheet = book.worksheets[0]
         for number, cells in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
@@ -250,7 +250,7 @@ def _table(grid: list[tuple[int, list[Any]]]) -> Table:
     if missing:
         raise FileProblem(_("The file has no column %(columns)s. Check the header row against the sample.",
                             columns=_column_list(missing)))
-    rows = []
+    rows: list[Any] = []
     for number, cells in grid[header_at + 1:]:
         if _blank(cells):
             continue
@@ -494,7 +494,7 @@ async def import_rows(report: Report) -> dict[str, int]:
         persons = [
             Person(household=report.households[r.key]["id"], path=report.households[r.key]["path"], note="",
                    version=1, created_at=created, **r.person)
-            for r in good if r.person
+            for r in good if r.person and r.key is not None  # a good row has its household's key
         ]
         for start in range(0, len(persons), BATCH):
             await Person.insert(*persons[start:start + BATCH])

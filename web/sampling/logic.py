@@ -345,18 +345,18 @@ async def units_under(path: str) -> list[Unit]:
 
 
 async def sites_of(campaign_id: int) -> list[dict]:
-    return await SamplingSite.select(SamplingSite.all_columns(), SamplingSite.place.name).where(
+    return await SamplingSite.select(*SamplingSite.all_columns(), SamplingSite.place.name).where(
         SamplingSite.campaign == campaign_id).order_by(SamplingSite.day).order_by(SamplingSite.opens).order_by(
         SamplingSite.id)
 
 
 async def site_of(campaign_id: int, site_id: int) -> dict | None:
-    return await SamplingSite.select(SamplingSite.all_columns(), SamplingSite.place.name).where(
+    return await SamplingSite.select(*SamplingSite.all_columns(), SamplingSite.place.name).where(
         (SamplingSite.id == site_id) & (SamplingSite.campaign == campaign_id)).first()
 
 
 async def slots_of(campaign_id: int, site_id: int | None = None) -> list[dict]:
-    query = SamplingSlot.select(SamplingSlot.all_columns(), SamplingSlot.place.name).where(
+    query = SamplingSlot.select(*SamplingSlot.all_columns(), SamplingSlot.place.name).where(
         SamplingSlot.campaign == campaign_id)
     if site_id is not None:
         query = query.where(SamplingSlot.site == site_id)
@@ -571,7 +571,7 @@ async def sites_for(principal: Any) -> list[dict]:
     grants = principal.places_for("sample")
     if not grants:
         return []
-    clause = None
+    clause: Any = None  # the grants' places, or-ed
     for grant in grants:
         term = SamplingSite.path.like(f"{grant.path}%")
         clause = term if clause is None else clause | term

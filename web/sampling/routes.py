@@ -170,7 +170,9 @@ async def edit_site(request: Request[Any, Any, Any], campaign_id: FromPath[int],
         return _refuse(request, page, form, "site_form", s=site)
     await logic.save_site(page.campaign, values, principal_of(request).user_id, site_id)
     # New hours or throughput change every wait at this site: the table must say so.
-    await logic.recheck(await logic.site_of(campaign_id, site_id))
+    saved = await logic.site_of(campaign_id, site_id)
+    assert saved is not None  # saved just now
+    await logic.recheck(saved)
     return redirect(request, f"/campaigns/{campaign_id}/sampling")
 
 

@@ -26,7 +26,6 @@ from urllib.parse import unquote, urlsplit
 
 from litestar import Request, Response, post
 from litestar.enums import MediaType
-from litestar.types import Message, Scope
 
 from web import db
 from web.core.auth import signed_in
@@ -83,7 +82,7 @@ def _target(url: str, host: str) -> tuple[str, bytes, bytes]:
     return path, parts.path.encode("latin-1", errors="replace"), parts.query.encode("latin-1", errors="replace")
 
 
-def _entry_scope(scope: Scope, lent: list[tuple[bytes, bytes]], host: str, entry: Any) -> tuple[dict, bytes, str]:
+def _entry_scope(scope: Any, lent: list[tuple[bytes, bytes]], host: str, entry: Any) -> tuple[dict, bytes, str]:
     """The ASGI scope, body and Idempotency-Key of one entry, as if it had come alone on this connection
     (`host`: the batch's own Host header, decoded once for all its entries; its Cookie
     header is the batch's too, so are the cookies the edge parsed from it)."""
@@ -137,14 +136,14 @@ async def _dispatch(app: Any, scope: dict, body: bytes) -> dict[str, Any]:
     chunks: list[bytes] = []
     sent = False
 
-    async def receive() -> Message:
+    async def receive() -> Any:
         nonlocal sent
         if sent:
             return {"type": "http.disconnect"}
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message: Message) -> None:
+    async def send(message: Any) -> None:
         nonlocal status, headers
         if message["type"] == "http.response.start":
             status, headers = message["status"], list(message.get("headers", []))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -86,8 +86,8 @@ def _valid_key(key: str) -> bool:
 async def _send_text(send: Send, status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = text.encode()
     headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
-    await send({"type": "http.response.body", "body": body})
+    await send(cast(Message, {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}))
+    await send(cast(Message, {"type": "http.response.body", "body": body}))
 
 
 class IdempotentWrites(ASGIMiddleware):
@@ -109,11 +109,12 @@ class IdempotentWrites(ASGIMiddleware):
             elif name == b"accept-encoding":
                 compressible = True
         when, flagged = parse_occurred_at(occurred_header, received)
-        state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        http = cast("dict[str, Any]", scope)  # an HTTP scope (`scopes` above), with the app's own keys
+        state = http.setdefault("state", {})
         state["occurred_at"], state["clock_flagged"] = when, flagged
 
         principal = scope.get("user")
-        if scope["method"] not in UNSAFE or not key or not isinstance(principal, Principal):
+        if http["method"] not in UNSAFE or not key or not isinstance(principal, Principal):
             await next_app(scope, receive, send)
             return
         if not _valid_key(key):
@@ -173,7 +174,7 @@ class IdempotentWrites(ASGIMiddleware):
                             "INSERT INTO idempotency_record (key, owner, method, path, status, content_type, headers,"
                             " body, occurred_at, received_at, clock_flagged)"
                             " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                            key, owner, scope["method"], scope["path"][:300], status, content_type, json.dumps(kept),
+                            key, owner, http["method"], http["path"][:300], status, content_type, json.dumps(kept),
                             body.decode("utf-8", errors="replace"), when, received, flagged,
                         )
         except _Rollback:
@@ -197,5 +198,5 @@ async def _replay(send: Send, record: dict[str, Any]) -> None:
     if record["content_type"]:
         headers.append((b"content-type", record["content_type"].encode()))
     headers += [(k.encode(), v.encode()) for k, v in kept.items()]
-    await send({"type": "http.response.start", "status": record["status"], "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send(cast(Message, {"type": "http.response.start", "status": record["status"], "headers": headers}))
+    await send(cast(Message, {"type": "http.response.body", "body": body}))

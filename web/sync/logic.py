@@ -81,10 +81,11 @@ async def settle(conflict: dict, table: type[Table], row_id: int, choice: str, u
         submitted = json.loads(submitted or "{}")
     async with db.write():
         if choice == "submitted" and submitted:
-            current = await table.select(table.version).where(table._meta.primary_key == row_id).first()  # type: ignore[attr-defined]
+            version = table._meta.get_column_by_name("version")
+            current = await table.select(version).where(table._meta.primary_key == row_id).first()
+            assert current is not None  # a conflict's record is never removed while the conflict is open
             await table.update({**{getattr(table, k): v for k, v in submitted.items()},
-                                table.version: current["version"] + 1}).where(  # type: ignore[attr-defined]
-                table._meta.primary_key == row_id)
+                                version: current["version"] + 1}).where(table._meta.primary_key == row_id)
         await Conflict.update({Conflict.settled_at: now(), Conflict.settled_by: user_id, Conflict.resolution: choice}).where(
             Conflict.id == conflict["id"])
 
