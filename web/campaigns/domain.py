@@ -8,7 +8,7 @@ from web.core.auth import Principal
 from web.core.domain import Domain, NavEntry, PathCopy, PersonRef
 from web.core.i18n import _
 from web.households.logic import prepared_households
-from web.places.tables import Place
+from web.places.logic import prepared_places
 
 
 async def offline_urls(principal: Principal) -> list[str]:
@@ -22,8 +22,7 @@ async def offline_urls(principal: Principal) -> list[str]:
         # works offline; one round's forms fit the phone's budget, two would not. ("Not yet
         # reached" filters these lists in the page: no second copy.)
         for campaign in (await campaigns_over(grant.path))[:1]:
-            places = await Place.select(Place.id).where(Place.path.like(f"{grant.path}%")).order_by(Place.id)
-            urls += [f"/campaigns/{campaign['id']}/places/{p['id']}" for p in places]
+            urls += [f"/campaigns/{campaign['id']}/places/{p}" for p in await prepared_places(grant)]
             urls += [f"/campaigns/{campaign['id']}/households/{h}" for h in await prepared_households(grant.path)]
     return urls
 

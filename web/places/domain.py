@@ -2,19 +2,14 @@
 
 from web.core.auth import Principal
 from web.core.domain import Domain
-from web.places import home, routes
+from web.places import home, logic, routes
 from web.places.tables import Place
 
 
 async def offline_urls(principal: Principal) -> list[str]:
     urls: list[str] = []
     for grant in principal.places_for("browse"):
-        if grant.place_kind in ("grid", "microgrid"):
-            under = Place.path.like(f"{grant.path}%")  # the grid and its micro-grids
-        else:
-            under = Place.parent == grant.place_id  # one level down: the next places to open
-        places = await Place.select(Place.id).where(under).order_by(Place.id)
-        urls += [f"/places/{grant.place_id}"] + [f"/places/{p['id']}" for p in places]
+        urls += [f"/places/{grant.place_id}"] + [f"/places/{p}" for p in await logic.prepared_places(grant)]
     return urls
 
 

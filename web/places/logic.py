@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from web import db
 from web.core.domain import path_copies
-from web.core.scope import Scope
+from web.core.scope import Grant, Scope
 from web.places.tables import CHILD_KIND, Place
 
 
@@ -130,3 +130,13 @@ async def split_by_building(grid: dict) -> tuple[int, int]:
                     column, path = meta.get_column_by_name(copy.household), meta.get_column_by_name("path")
                     await copy.table.update({path: target["path"]}).where(column == household["id"])
     return made, len(loose)
+
+
+async def prepared_places(grant: Grant) -> list[int]:
+    """The places a phone keeps for a role held at a place: a grid's every micro-grid (and
+    the grid), or one level down from a community or the sub-district (the next to open)."""
+    if grant.place_kind in ("grid", "microgrid"):
+        under = Place.path.like(f"{grant.path}%")
+    else:
+        under = Place.parent == grant.place_id
+    return [row["id"] for row in await Place.select(Place.id).where(under).order_by(Place.id)]
