@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
+from litestar._parsers import parse_cookie_string
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,15 +56,10 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 def _cookies(headers: dict[str, str]) -> dict[str, str]:
+    """The request's cookies as Litestar reads them (`request.cookies`): one odd cookie of
+    another app on the same host (a space, a quote) must not hide the session's."""
     raw = headers.get("cookie")
-    if not raw:
-        return {}
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except Exception:
-        return {}
-    return {k: m.value for k, m in jar.items()}
+    return parse_cookie_string(raw) if raw else {}
 
 
 def _add_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> None:
