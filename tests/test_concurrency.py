@@ -157,3 +157,37 @@ def test_a_session_cookie_beside_another_apps_odd_cookie_still_signs_in(world):
     page = client.get("/", headers={"Cookie": f"pref=a b; gl_session={token}; other=\"x\""}, follow_redirects=False)
     assert page.status_code == 200, page.headers
     assert "/signin" not in page.headers.get("location", "")
+
+
+def test_instances_starting_at_once_migrate_once(world):
+    """Several app instances start together on a new PostgreSQL database: one migrates
+    under the advisory lock, the others wait and find nothing left to do."""
+    if world["engine"] != "postgres":
+        return  # SQLite means one process
+    from tests.conftest import engine_settings
+    from web import db
+
+    settings, cleanup = engine_settings("postgres")
+    bound = db.engine()
+
+    async def run():
+        engines = [db.make_engine(settings) for _ in range(3)]
+
+        async def start(engine):
+            db.bind(engine)  # each "instance" its own engine; tables follow the last bound
+            await db.migrate()
+
+        await asyncio.gather(*(start(engine) for engine in engines))
+        db.bind(engines[0])
+        rows = await db.fetch("SELECT count(*) AS n FROM migration")
+        names = await db.fetch("SELECT count(DISTINCT name) AS n FROM migration")
+        for engine in engines:
+            await db.stop(engine)
+        return rows[0]["n"], names[0]["n"]
+
+    try:
+        total, distinct = asyncio.run(run())
+    finally:
+        db.bind(bound)
+        cleanup()
+    assert total == distinct > 0

@@ -62,6 +62,21 @@ def _cookies(headers: dict[str, str]) -> dict[str, str]:
     return parse_cookie_string(raw) if raw else {}
 
 
+def client_address(scope: Scope, trusted: frozenset[str]) -> str:
+    """The client's address: the direct peer's, unless the peer is a trusted proxy; then the
+    nearest address in X-Forwarded-For that is not one of the trusted proxies (what a
+    client wrote further left could be forged)."""
+    peer = scope.get("client")
+    address = peer[0] if peer else ""
+    if address not in trusted:
+        return address
+    forwarded = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
+    for hop in reversed([part.strip() for value in forwarded for part in value.split(",")]):
+        if hop and hop not in trusted:
+            return hop
+    return address
+
+
 def _add_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> None:
     headers = list(message.get("headers", []))
     vary_index = next((i for i, (k, _) in enumerate(headers) if k.lower() == b"vary"), None)
