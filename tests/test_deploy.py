@@ -56,3 +56,30 @@ def test_sqlite_refuses_several_worker_processes(tmp_path):
     result = subprocess.run([sys.executable, "-m", "web", "serve", "--workers", "2"], capture_output=True, text=True,
                             env={"GRIDLINE_DATA": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=60)
     assert result.returncode != 0 and "SQLite means one process" in result.stderr
+
+
+def test_a_session_ended_on_another_instance_is_refused_here_within_a_second(world, call):
+    """Another instance revokes the session in the database (this one's cache is not told)."""
+    import time
+
+    from tests.conftest import sign_in
+    from web import db
+    from web.accounts.auth import load_principal, token_hash
+    from web.accounts.tables import Session
+    from web.core.timeutil import now
+
+    world["tokens"].pop("volunteer", None)
+    token = sign_in(world, "volunteer")
+    world["tokens"].pop("volunteer", None)  # ended below: never lent to another test
+
+    async def load():
+        return await load_principal(token, 14)
+
+    async def revoke():
+        async with db.write():
+            await Session.update({Session.revoked_at: now()}).where(Session.token_hash == token_hash(token))
+
+    assert call(load) is not None
+    call(revoke)
+    time.sleep(1.05)
+    assert call(load) is None
