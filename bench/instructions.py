@@ -41,6 +41,7 @@ async def _replay(batches: int, route: str | None) -> None:
     import sqlite3
 
     from web.app import create_app
+    from web.asgi import AccessLog, configure_logging
     from web.settings import get_settings
 
     settings = get_settings()
@@ -52,14 +53,17 @@ async def _replay(batches: int, route: str | None) -> None:
     app = create_app(settings)
     for hook in app.on_startup:
         await hook()  # type: ignore[call-arg]  # the app's hooks take no argument
+    # As served (web.asgi): through the access log, its lines written (to nowhere).
+    configure_logging(stream=open(os.devnull, "w"))
+    served = AccessLog(app)
     try:
         form = [(b"origin", b"http://127.0.0.1:8000"), (b"content-type", b"application/x-www-form-urlencoded")]
-        signed = await _Call(app, "POST", "/signin", form, urlencode(
+        signed = await _Call(served, "POST", "/signin", form, urlencode(
             {"username": "gridhead", "password": "gridline-demo", "next": "/"}).encode())()
         cookie = next(v for k, v in signed.response_headers if k == b"set-cookie" and v.startswith(b"gl_session="))
         headers = [(b"cookie", cookie.split(b";")[0]), (b"origin", b"http://127.0.0.1:8000"),
                    (b"sec-fetch-site", b"same-origin"), (b"content-type", b"application/json")]
-        manifest = await _Call(app, "GET", "/sync/manifest", headers[:1])()
+        manifest = await _Call(served, "GET", "/sync/manifest", headers[:1])()
         owner = json.loads(b"".join(manifest.chunks))["user"]
 
         def body(i: int) -> bytes:
@@ -71,14 +75,14 @@ async def _replay(batches: int, route: str | None) -> None:
                 "body": urlencode({"name": f"计数{i}-{j}", "relation": "other"})} for j in range(BATCH)]}).encode()
 
         for i in range(3):
-            warm = await _Call(app, "POST", "/sync/batch", headers, body(i))()
+            warm = await _Call(served, "POST", "/sync/batch", headers, body(i))()
             results = json.loads(b"".join(warm.chunks))["results"]
             if not all(200 <= r["status"] < 400 for r in results):
                 raise SystemExit(f"a warm-up write was refused: {results[0]}")
         bodies = [body(100 + i) for i in range(batches)]
         zlib.adler32(b"start")  # callgrind: --zero-before
         for payload in bodies:
-            await _Call(app, "POST", "/sync/batch", headers, payload)()
+            await _Call(served, "POST", "/sync/batch", headers, payload)()
         zlib.crc32(b"stop")  # callgrind: --dump-before
     finally:
         for hook in app.on_shutdown:

@@ -88,20 +88,25 @@ def cmd_create_commander(args: argparse.Namespace) -> None:
     print(f"commander {args.username} created; sign in at http://{get_settings().host}:{get_settings().port}/signin")
 
 
-def cmd_serve(_: argparse.Namespace) -> None:
+def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from web.app import create_app
-
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
-                proxy_headers=False, server_header=False)
+    if args.workers > 1 and settings.engine_kind == "sqlite":
+        sys.exit("SQLite means one process: --workers above 1 needs DATABASE_URL=postgresql://… "
+                 "(see docs/deploy.md).")
+    # An import string and a factory: uvicorn starts `workers` processes, each builds its own
+    # app (its own connection pool); migrations run once, under a database lock.
+    uvicorn.run("web.asgi:serve", factory=True, workers=args.workers, host=settings.host, port=settings.port,
+                log_level="warning", access_log=False, proxy_headers=False, server_header=False)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m web", description="Gridline (网格通)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="serve the app").set_defaults(func=cmd_serve)
+    serve = sub.add_parser("serve", help="serve the app")
+    serve.add_argument("--workers", type=int, default=1, help="processes (PostgreSQL only; SQLite means one)")
+    serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     demo = sub.add_parser("demo", help="load the demo sub-district into an empty database")
     demo.add_argument("--size", choices=("small", "full"), default="small")

@@ -423,6 +423,10 @@ def _compiled(sql: str, count: int, engine_type: str) -> str | None:
     return "".join(compiled)
 
 
+# Key of the PostgreSQL advisory lock migrations run under ("gridline" as a number).
+MIGRATION_LOCK = 0x6772_6964_6C69_6E65 >> 1
+
+
 async def migrate() -> None:
     """Bring the bound database up to the newest migration of every app (idempotent)."""
     import contextlib as _contextlib
@@ -430,7 +434,19 @@ async def migrate() -> None:
 
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    with _contextlib.redirect_stdout(io.StringIO()):  # Piccolo prints a line per migration
-        result = await run_forwards(app_name="all")
+    engine_ = engine()
+    lock = None
+    if isinstance(engine_, PostgresEngine):
+        # Several instances start at once: one migrates, the others wait here and then
+        # find nothing left to do. (On SQLite, one process: each migration is BEGIN IMMEDIATE.)
+        lock = await engine_.get_new_connection()
+        await lock.execute("SELECT pg_advisory_lock({})".format(MIGRATION_LOCK))
+    try:
+        with _contextlib.redirect_stdout(io.StringIO()):  # Piccolo prints a line per migration
+            result = await run_forwards(app_name="all")
+    finally:
+        if lock is not None:
+            await lock.execute("SELECT pg_advisory_unlock({})".format(MIGRATION_LOCK))
+            await lock.close()
     if not result.success:
         raise RuntimeError(f"migrations failed: {result.message}")

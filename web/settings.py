@@ -41,6 +41,10 @@ class Settings:
     # Self-reports a household may send per campaign in an hour (residents'
     # requests are rate-limited; a household link may have leaked).
     self_reports_per_hour: int = 10
+    # Addresses of the reverse proxies in front (GRIDLINE_TRUSTED_PROXIES, comma-separated):
+    # only a request from one of them is taken at its X-Forwarded-For word for the client's
+    # address (what sign-in throttling counts); anyone else could forge that header.
+    trusted_proxies: frozenset[str] = frozenset()
     debug: bool = False
 
     @property
@@ -68,6 +72,7 @@ class Settings:
             build=env.get("GRIDLINE_BUILD", ""),
             public_url=env.get("GRIDLINE_PUBLIC_URL", "").rstrip("/"),
             answer_days=max(1, int(env.get("GRIDLINE_ANSWER_DAYS", "7"))),
+            trusted_proxies=frozenset(a.strip() for a in env.get("GRIDLINE_TRUSTED_PROXIES", "").split(",") if a.strip()),
             self_reports_per_hour=max(1, int(env.get("GRIDLINE_SELF_REPORTS_PER_HOUR", "10"))),
         )
 

@@ -41,9 +41,10 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-# A short in-process cache of sessions: a list page then costs no session query.
-# Revocation clears the entry here at once; other app instances see it within the TTL.
-_CACHE_TTL = 10.0
+# A short in-process cache of sessions: a burst of requests (a page and its htmx parts, a
+# phone's replays) costs one session query. Revocation clears the entry here at once;
+# every other app instance reads the session again within a second.
+_CACHE_TTL = 1.0
 _cache: dict[str, tuple[float, Principal | None]] = {}
 
 

@@ -18,6 +18,7 @@ from web.accounts.auth import SESSION_COOKIE, principal_of, signed_in
 from web.accounts.tables import Session
 from web.core import i18n
 from web.core.forms import Form, FormPage
+from web.core.edge import client_address
 from web.core.i18n import _
 from web.core.render import redirect, render
 from web.settings import get_settings
@@ -45,7 +46,7 @@ def _local(next_url: str | None, default: str = "/") -> str:
 
 
 def _client_ip(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else ""
+    return client_address(request.scope, get_settings().trusted_proxies)
 
 
 def _session_cookie(token: str | None) -> Cookie:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from litestar._parsers import parse_cookie_string
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
@@ -58,15 +58,25 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 def _cookies(headers: dict[str, str]) -> dict[str, str]:
+    """The request's cookies as Litestar reads them (`request.cookies`): one odd cookie of
+    another app on the same host (a space, a quote) must not hide the session's."""
     raw = headers.get("cookie")
-    if not raw:
-        return {}
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except Exception:
-        return {}
-    return {k: m.value for k, m in jar.items()}
+    return parse_cookie_string(raw) if raw else {}
+
+
+def client_address(scope: Scope, trusted: frozenset[str]) -> str:
+    """The client's address: the direct peer's, unless the peer is a trusted proxy; then the
+    nearest address in X-Forwarded-For that is not one of the trusted proxies (what a
+    client wrote further left could be forged)."""
+    peer = scope.get("client")
+    address = peer[0] if peer else ""
+    if address not in trusted:
+        return address
+    forwarded = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
+    for hop in reversed([part.strip() for value in forwarded for part in value.split(",")]):
+        if hop and hop not in trusted:
+            return hop
+    return address
 
 
 def _add_headers(message: Message, extra: list[tuple[bytes, bytes]]) -> None:

@@ -170,15 +170,32 @@ class IdempotentWrites(ASGIMiddleware):
                     content_type = content_type or ""
                     body = b"".join(m.get("body", b"") for m in captured if m["type"] == "http.response.body")
                     if keep_answer:
-                        await db.fetch(
+                        # The same key sent twice at once (two connections, two app
+                        # instances): the second insert waits for the first's commit and
+                        # does nothing; its write is undone and the first answer given.
+                        recorded = await db.fetch(
                             "INSERT INTO idempotency_record (key, owner, method, path, status, content_type, headers,"
                             " body, occurred_at, received_at, clock_flagged)"
-                            " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                            " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})"
+                            " ON CONFLICT (key) DO NOTHING RETURNING id",
                             key, owner, http["method"], http["path"][:300], status, content_type, json.dumps(kept),
                             body.decode("utf-8", errors="replace"), when, received, flagged,
                         )
+                        if not recorded:
+                            raise _Rollback()
         except _Rollback:
-            pass
+            # Refused, or beaten by the same key sent at once: when the key has a record
+            # now, that first answer is the answer (a loser whose write failed only
+            # because the winner's came first must not see that failure).
+            found = await db.fetch(
+                "SELECT owner, status, content_type, headers, body FROM idempotency_record WHERE key = {}", key
+            )
+            if found:
+                captured = []
+                if found[0]["owner"] != owner:
+                    refused_owner = True
+                else:
+                    replay = found[0]
         if refused_owner:
             await _send_text(send, 409, i18n.gettext("This saved request belongs to another user and was not applied."))
             return

@@ -30,14 +30,18 @@ class Held:
 
 async def claim(subject: str, user_id: int, occurred: datetime) -> Held | None:
     """Take `subject` for `user_id`; None when taken (or already held by the same user),
-    else who holds it. The unique subject makes this first-come across app instances."""
+    else who holds it. One `INSERT … ON CONFLICT DO NOTHING` on the unique subject: of two
+    claims at once, on any app instance, the second waits for the first and is told who
+    holds it (never a failed request)."""
     async with db.write():
+        taken = await db.fetch(
+            "INSERT INTO claim (subject, holder, occurred_at, received_at) VALUES ({}, {}, {}, {})"
+            " ON CONFLICT (subject) DO NOTHING RETURNING id", subject, user_id, occurred, now())
+        if taken:
+            return None
         existing = await Claim.select(Claim.holder, Claim.holder.display_name, Claim.occurred_at).where(
             Claim.subject == subject).first()
-        if existing is None:
-            await Claim.insert(Claim(subject=subject, holder=user_id, occurred_at=occurred, received_at=now()))
-            return None
-    if existing["holder"] == user_id:
+    if existing is None or existing["holder"] == user_id:  # released meanwhile: nobody holds it
         return None
     return Held(existing["holder"], existing["holder.display_name"], existing["occurred_at"])
 
@@ -57,14 +61,18 @@ async def versioned_update(table: type[Table], row_id: int, base_version: int, v
                            subject: str, path: str, user_id: int | None, occurred: datetime) -> EditResult:
     """Apply an edit made on `base_version`; a stale one is stored as a conflict."""
     async with db.write():
+        # Compare and set in one statement: of two edits made on the same version, the
+        # second waits for the first's commit (PostgreSQL's row lock), then finds the
+        # version moved on and becomes a conflict; nothing is overwritten silently.
+        applied = await table.update({**{getattr(table, k): v for k, v in values.items()},
+                                      table.version: base_version + 1}).where(  # type: ignore[attr-defined]
+            (table._meta.primary_key == row_id) & (table.version == base_version)  # type: ignore[attr-defined]
+        ).returning(table._meta.primary_key)
+        if applied:
+            return EditResult(True)
         current = await table.select().where(table._meta.primary_key == row_id).first()
         if current is None:
             return EditResult(False)
-        if current["version"] == base_version:
-            await table.update({**{getattr(table, k): v for k, v in values.items()},
-                                table.version: base_version + 1}).where(  # type: ignore[attr-defined]
-                table._meta.primary_key == row_id)
-            return EditResult(True)
         changed = {k: v for k, v in values.items() if current.get(k) != v}
         rows = await Conflict.insert(Conflict(
             subject=subject, path=path, base_version=base_version, submitted=json.dumps(changed, ensure_ascii=False),
@@ -74,20 +82,23 @@ async def versioned_update(table: type[Table], row_id: int, base_version: int, v
         return EditResult(False, rows[0]["id"])
 
 
-async def settle(conflict: dict, table: type[Table], row_id: int, choice: str, user_id: int | None) -> None:
-    """Keep the current values, or apply the submitted ones on top of the record."""
+async def settle(conflict: dict, table: type[Table], row_id: int, choice: str, user_id: int | None) -> bool:
+    """Keep the current values, or apply the submitted ones on top of the record; False
+    when the conflict was settled already (two heads at once: the first choice stands)."""
     submitted = conflict["submitted"]
     if isinstance(submitted, str):
         submitted = json.loads(submitted or "{}")
     async with db.write():
+        settled = await Conflict.update(
+            {Conflict.settled_at: now(), Conflict.settled_by: user_id, Conflict.resolution: choice}
+        ).where((Conflict.id == conflict["id"]) & Conflict.settled_at.is_null()).returning(Conflict.id)
+        if not settled:
+            return False
         if choice == "submitted" and submitted:
-            version = table._meta.get_column_by_name("version")
-            current = await table.select(version).where(table._meta.primary_key == row_id).first()
-            assert current is not None  # a conflict's record is never removed while the conflict is open
+            version: Any = table._meta.get_column_by_name("version")  # Integer: `version + 1` is SQL
             await table.update({**{getattr(table, k): v for k, v in submitted.items()},
-                                version: current["version"] + 1}).where(table._meta.primary_key == row_id)
-        await Conflict.update({Conflict.settled_at: now(), Conflict.settled_by: user_id, Conflict.resolution: choice}).where(
-            Conflict.id == conflict["id"])
+                                version: version + 1}).where(table._meta.primary_key == row_id)
+    return True
 
 
 # Old answers ----------------------------------------------------------------------------
