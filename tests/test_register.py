@@ -358,3 +358,30 @@ def test_out_of_scope_places_and_other_roles_get_404(as_user, call, client):
     client.cookies.clear()
     assert client.post(url, data={"mode": "all"}).status_code == 401
     assert not any(p["name"] == "许一" for p in call(_under, own_grid["path"])[1])
+
+
+def test_an_upload_waits_in_the_database_and_two_confirms_at_once_import_it_once(world, as_user, call, micro):
+    """Any instance may confirm what another checked: nothing of it is on this one's disk,
+    and of two confirms at once (two instances, a replay) only one imports."""
+    import asyncio
+
+    from web.register import logic
+
+    client = as_user("gridhead")
+    checked = upload(client, micro["id"], register([person(room="401", name="冯测试", id_number=new_id(1980))]))
+    assert checked.status_code == 200, checked.text
+    token = confirm_url(checked).rsplit("/", 2)[-2]
+    assert not (world["settings"].data_dir / "uploads").exists()
+    assert call(logic.load_upload, token)["state"] == "pending"
+
+    async def both():
+        return await asyncio.gather(logic.claim(token), logic.claim(token))
+
+    assert sorted(call(both)) == [False, True]
+    call(logic.release, token)
+    done = client.post(confirm_url(checked), data={"mode": "all"}, headers=EN)
+    assert done.status_code == 200 and "Register imported" in done.text
+    again = client.post(confirm_url(checked), data={"mode": "all"}, headers=EN)
+    assert again.status_code == 200 and "already" in again.text.lower()
+    assert call(logic.upload_data, token) is None, "the file itself is dropped once imported"
+    assert call(logic.load_upload, token)["done"]["persons"] == 1

@@ -261,10 +261,9 @@ async def upload(cell: Cell) -> dict[str, Any]:
     """A checked upload, kept for the actor at the target place: so only scope stands
     between a confirm and an import."""
     from web.register import logic
-    from web.settings import get_settings
 
-    upload_id = logic.save_upload(logic.uploads_dir(get_settings().data_dir), place_id=cell.target.id,
-                                  user_id=cell.actor_user, filename="register.csv", data=register_file())
+    upload_id = await logic.save_upload(place_id=cell.target.id, user_id=cell.actor_user, filename="register.csv",
+                                        data=register_file())
     return {"upload_id": upload_id}
 
 

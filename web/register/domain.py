@@ -7,5 +7,6 @@ domain = Domain(
     name="register",
     order=40,
     routes=routes.routes,
+    piccolo_app="web.register.piccolo_app",
     abilities={"import_register": {"commander", "secretary", "grid_head"}},
 )

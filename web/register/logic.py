@@ -2,7 +2,7 @@
 
 One row per person; rows with the same address within the target place form one
 household. Checking writes nothing; importing writes everything in one transaction.
-Uploads wait on disk (data_dir/uploads) between the check and the confirm.
+Uploads wait in the database (`Upload`) between the check and the confirm.
 
 Why one module of ~620 lines: reading, checking and importing share one row model and its
 messages (a row refused at the check is refused for the same reason at the import).
@@ -13,12 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import secrets
-import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from web.core.timeutil import now
 from web.households.logic import new_door_code, read_household, read_person, sort_key
 from web.households.tables import Household, Person
 from web.places.tables import Place
+from web.register.tables import Upload
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
@@ -518,80 +517,67 @@ async def _fresh_door_codes(n: int) -> list[str]:
 
 
 # Uploads waiting for a confirm --------------------------------------------------------
+# In the database (web/register/tables.py), so every app instance sees the same ones; the
+# state moves pending → importing → done by compare-and-set, so one confirm imports it.
 
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-KEEP_PENDING = 24 * 3600  # an unconfirmed upload (personal data) is gone after a day
-KEEP_DONE = 30 * 24 * 3600  # the "done" marker outlives late replays of the confirm
+KEEP_PENDING = timedelta(days=1)  # an unconfirmed upload (personal data) is gone after a day
+KEEP_DONE = timedelta(days=30)  # the "done" record outlives late replays of the confirm
 
 
-def uploads_dir(data_dir: Path) -> Path:
-    directory = Path(data_dir) / "uploads"
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return directory
+async def save_upload(*, place_id: int, user_id: int | None, filename: str, data: bytes) -> str:
+    token = secrets.token_urlsafe(24)
+    async with db.write():
+        await purge()
+        await Upload.insert(Upload(token=token, place=place_id, by_user=user_id, filename=Path(filename).name[:200],
+                                   data=data, state="pending", counts="{}", created_at=now()))
+    return token
 
 
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)
-
-
-def save_upload(directory: Path, *, place_id: int, user_id: int | None, filename: str, data: bytes) -> str:
-    purge(directory)
-    upload_id = secrets.token_urlsafe(24)
-    _write(directory / f"{upload_id}.data", data)
-    meta = {"place_id": place_id, "user_id": user_id, "filename": Path(filename).name[:200], "at": time.time()}
-    _write(directory / f"{upload_id}.json", json.dumps(meta).encode())
-    return upload_id
-
-
-def load_upload(directory: Path, upload_id: str) -> dict | None:
-    if not UPLOAD_ID.match(upload_id):
+async def load_upload(token: str) -> dict | None:
+    """The upload's place, user, file name, state and counts (not its data), or None."""
+    if not UPLOAD_ID.match(token):
         return None
-    try:
-        return json.loads((directory / f"{upload_id}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    row = await Upload.select(Upload.place, Upload.by_user, Upload.filename, Upload.state, Upload.counts).where(
+        Upload.token == token).first()
+    if row is None:
         return None
+    counts = row["counts"]
+    return {"place_id": row["place"], "user_id": row["by_user"], "filename": row["filename"], "state": row["state"],
+            "done": (json.loads(counts) if isinstance(counts, str) else counts) if row["state"] == "done" else None}
 
 
-def upload_data(directory: Path, upload_id: str) -> bytes | None:
-    try:
-        return (directory / f"{upload_id}.data").read_bytes()
-    except OSError:
-        return None
+async def upload_data(token: str) -> bytes | None:
+    row = await Upload.select(Upload.data).where((Upload.token == token) & (Upload.state != "done")).first()
+    return bytes(row["data"]) if row is not None else None
 
 
-def claim(directory: Path, upload_id: str) -> bool:
-    """Only one confirm of an upload may import it, even two at once."""
-    try:
-        os.close(os.open(directory / f"{upload_id}.lock", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        return True
-    except FileExistsError:
-        return False
+async def claim(token: str) -> bool:
+    """Only one confirm of an upload may import it, even two at once on two instances."""
+    async with db.write():
+        rows = await db.fetch("UPDATE upload SET state = 'importing' WHERE token = {} AND state = 'pending'"
+                              " RETURNING id", token)
+    return bool(rows)
 
 
-def release(directory: Path, upload_id: str) -> None:
-    (directory / f"{upload_id}.lock").unlink(missing_ok=True)
+async def release(token: str) -> None:
+    """The import did not happen: the upload may be confirmed again."""
+    async with db.write():
+        await db.fetch("UPDATE upload SET state = 'pending' WHERE token = {} AND state = 'importing'", token)
 
 
-def finish(directory: Path, upload_id: str, counts: dict[str, int]) -> None:
-    """Mark the upload imported and drop the file itself; the lock stays, so no second import."""
-    meta = load_upload(directory, upload_id) or {}
-    meta["done"] = counts
-    _write(directory / f"{upload_id}.json", json.dumps(meta).encode())
-    (directory / f"{upload_id}.data").unlink(missing_ok=True)
+async def finish(token: str, counts: dict[str, int]) -> None:
+    """Inside the import's transaction: the upload is done, its file dropped."""
+    async with db.write():
+        await Upload.update({Upload.state: "done", Upload.counts: json.dumps(counts), Upload.data: b""}).where(
+            Upload.token == token)
 
 
-def purge(directory: Path) -> None:
-    clock = time.time()
-    for path in directory.glob("*.json"):
-        meta = load_upload(directory, path.stem) or {}
-        age = clock - meta.get("at", 0)
-        if age > (KEEP_DONE if meta.get("done") else KEEP_PENDING):
-            for suffix in (".data", ".json", ".lock"):
-                (directory / f"{path.stem}{suffix}").unlink(missing_ok=True)
+async def purge() -> None:
+    """Inside a write: uploads never confirmed after a day, and done ones after a month."""
+    clock = now()
+    await Upload.delete().where(((Upload.state != "done") & (Upload.created_at < clock - KEEP_PENDING))
+                                | (Upload.created_at < clock - KEEP_DONE))
 
 
 # The sample ---------------------------------------------------------------------------

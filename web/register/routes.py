@@ -21,7 +21,6 @@ from web.core.scope import get_or_404
 from web.places.logic import ancestors
 from web.places.tables import Place
 from web.register import logic
-from web.settings import get_settings
 
 TEMPLATE = "pages/import.html"
 MODES = ("all", "good_only")
@@ -49,10 +48,6 @@ async def _import_page(request: Request[Any, Any, Any], place_id: int) -> Import
     return ImportPage(place=place, trail=trail)
 
 
-def _uploads():
-    return logic.uploads_dir(get_settings().data_dir)
-
-
 @get("/places/{place_id:int}/import", guards=[staff])
 async def import_form(request: Request[Any, Any, Any], place_id: FromPath[int]) -> Response[str]:
     return render(request, TEMPLATE, await _import_page(request, place_id), partial="work")
@@ -75,8 +70,8 @@ async def check_upload(request: Request[Any, Any, Any], place_id: FromPath[int])
         return render(request, TEMPLATE, page, partial="work", status_code=422)
     page.report = await logic.check(table, page.place, principal.scope)
     page.filename = upload.filename
-    page.upload_id = logic.save_upload(_uploads(), place_id=place_id, user_id=principal.user_id,
-                                       filename=upload.filename, data=data)
+    page.upload_id = await logic.save_upload(place_id=place_id, user_id=principal.user_id,
+                                             filename=upload.filename, data=data)
     return render(request, TEMPLATE, page, partial="work")
 
 
@@ -87,8 +82,7 @@ async def confirm_import(request: Request[Any, Any, Any], place_id: FromPath[int
     good ones ("good_only", chosen explicitly). A repeated confirm imports nothing."""
     page = await _import_page(request, place_id)
     principal = principal_of(request)
-    directory = _uploads()
-    meta = logic.load_upload(directory, upload_id)
+    meta = await logic.load_upload(upload_id)
     if meta is None or meta.get("place_id") != place_id or meta.get("user_id") != principal.user_id:
         raise NotFoundException()
     page.filename, page.upload_id = meta.get("filename", ""), upload_id
@@ -96,7 +90,7 @@ async def confirm_import(request: Request[Any, Any, Any], place_id: FromPath[int
     if meta.get("done"):
         page.result, page.already = meta["done"], True
         return render(request, TEMPLATE, page, partial="work")
-    data = logic.upload_data(directory, upload_id)
+    data = await logic.upload_data(upload_id)
     if data is None:
         raise NotFoundException()
     try:
@@ -104,8 +98,8 @@ async def confirm_import(request: Request[Any, Any, Any], place_id: FromPath[int
     except logic.FileProblem as problem:
         page.error = problem.message
         return render(request, TEMPLATE, page, partial="work", status_code=422)
-    if not logic.claim(directory, upload_id):
-        meta = logic.load_upload(directory, upload_id) or {}
+    if not await logic.claim(upload_id):
+        meta = await logic.load_upload(upload_id) or {}
         if meta.get("done"):
             page.result, page.already = meta["done"], True
             return render(request, TEMPLATE, page, partial="work")
@@ -125,16 +119,16 @@ async def confirm_import(request: Request[Any, Any, Any], place_id: FromPath[int
                 page.alert = _("Nothing was imported: no row is ready.")
             else:
                 counts = await logic.import_rows(report)
+                await logic.finish(upload_id, counts)  # in the same transaction as the rows
                 detail = " ".join(f"{k}={v}" for k, v in counts.items())
                 await record(principal, "import", f"place:{place_id}", page.place["path"],
                              f"{detail} mode={mode} file={page.filename}")
     except BaseException:
-        logic.release(directory, upload_id)
+        await logic.release(upload_id)
         raise
     if counts is None:
-        logic.release(directory, upload_id)
+        await logic.release(upload_id)
         return render(request, TEMPLATE, page, partial="work", status_code=422)
-    logic.finish(directory, upload_id, counts)
     page.result = counts
     return render(request, TEMPLATE, page, partial="work")
 
