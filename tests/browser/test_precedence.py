@@ -46,5 +46,5 @@ def test_a_later_self_report_waits_beside_the_heads_answer(open_page, server, de
         server, "SELECT sum(self_reported), sum(checked) FROM person_status WHERE campaign = ? AND person = ?",
         campaign, member)
     assert (pending, checked) == (0, 1)
-    head.goto(form)
-    expect(head.locator(".chip.warn")).to_have_count(0)
+    # Asked of the server itself (a busy server's page may come from the phone's saved copy).
+    assert "resident says" not in head.request.get(form, headers={"Accept-Language": "en"}).text()
