@@ -30,6 +30,13 @@ def test_a_self_report_older_than_the_door_or_agreeing_with_it_is_not_offered():
     assert "newer_unverified" not in older and "newer_unverified" not in agreeing
 
 
+def test_a_head_saving_in_the_same_second_as_the_self_report_confirms_it():
+    """Device times are kept to the second: a tie goes to the later arrival."""
+    winner = facts.latest([fact("head", 0, "yes", 1), fact("self", 1, "no", 2), fact("head", 1, "yes", 3)],
+                          ("person", "item"))[(1, "sampled")]
+    assert winner["id"] == 3 and "newer_unverified" not in winner
+
+
 def test_without_a_verified_fact_the_latest_self_report_stands():
     winner = facts.latest([fact("self", 0, "no", 1), fact("self", 10, "yes", 2)], ("person", "item"))[(1, "sampled")]
     assert winner["value"] == "yes" and winner["source"] == "self"

@@ -64,6 +64,11 @@ def wins(fact: Mapping[str, Any], over: Mapping[str, Any] | None) -> bool:
     return fact.get("id", 0) >= over.get("id", 0)
 
 
+def _order(fact: Mapping[str, Any]) -> tuple:
+    """When a fact happened; a tie goes to the later row (the later arrival)."""
+    return (_moment(fact["occurred_at"]), fact.get("id", 0))
+
+
 def latest(facts: Iterable[Mapping[str, Any]], key: Sequence[str]) -> dict[tuple, dict]:
     """The winning fact per `key` (e.g. ("person", "item")), and under "newer_unverified"
     the unverified fact that came after a verified winner and says something else (what
@@ -74,13 +79,12 @@ def latest(facts: Iterable[Mapping[str, Any]], key: Sequence[str]) -> dict[tuple
         k = tuple(fact[name] for name in key)
         if wins(fact, best.get(k)):
             best[k] = dict(fact)
-        if fact["source"] in UNVERIFIED and (k not in unverified or
-                                             _moment(fact["occurred_at"]) >= _moment(unverified[k]["occurred_at"])):  # type: ignore[operator]
+        if fact["source"] in UNVERIFIED and (k not in unverified or _order(fact) >= _order(unverified[k])):
             unverified[k] = dict(fact)
     for k, winner in best.items():
         later = unverified.get(k)
         if (winner["source"] in VERIFIED and later is not None and later.get("value") != winner.get("value")
-                and _moment(later["occurred_at"]) >= _moment(winner["occurred_at"])):  # type: ignore[operator]
+                and _order(later) > _order(winner)):
             winner["newer_unverified"] = later
     return best
 
