@@ -126,3 +126,19 @@ def test_the_manifest_names_the_app_in_the_pages_language_with_a_maskable_icon(c
     assert any(icon.get("purpose") == "maskable" for icon in zh["icons"])
     page = client.get("/signin", headers=EN).text
     assert 'rel="apple-touch-icon"' in page
+
+
+def test_a_volunteer_with_a_site_is_not_told_they_have_no_duties_and_sees_its_hours(as_user, call):
+    from web.core.timeutil import today
+
+    community = place_of(call, "secretary")
+    campaign = new_campaign(call, community)
+    made = as_user("secretary").post(f"/campaigns/{campaign['id']}/sampling/sites", follow_redirects=False, data={
+        "name": "文昌广场采样点", "address": "文昌广场东侧", "place": str(community["id"]), "stations": "4",
+        "per_minute": "1.5", "day": today().isoformat(), "opens": "08:00", "closes": "12:00"})
+    assert made.status_code == 303, made.text[-300:]
+    home = as_user("volunteer").get("/", headers=EN).text
+    assert "Sampling at 文昌广场采样点" in home
+    assert "No shifts or rounds are assigned to you yet" not in home
+    assert "today (" in home and "8:00–12:00" in home, "the site's hours, said as people say them"
+    run(call, logic.Campaign.update({logic.Campaign.status: "closed"}).where(logic.Campaign.id == campaign["id"]))
