@@ -24,13 +24,14 @@ import resource
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass, field
+from types import ModuleType
 
+uvloop: ModuleType | None
 try:
     import uvloop
 except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-    uvloop = None  # type: ignore[assignment]  # runs on the stock loop then
+    uvloop = None
 
 HOST = "127.0.0.1"
 _ns = time.perf_counter_ns
@@ -131,7 +132,8 @@ class _Window:
 
 async def _raw_client(port: int, request: bytes, expect: int, window: _Window, out: list[int],
                       result: LoadResult, think: float = 0.0) -> None:
-    reader = writer = None
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
     start, stop = window.start, window.stop
     append = out.append
     while True:
@@ -204,7 +206,7 @@ async def _raw(port: int, path: str, headers: dict[str, str], clients: int, expe
 
 
 async def _httpx(port: int, path: str, headers: dict[str, str], clients: int, expect: int, window: _Window,
-                 result: LoadResult) -> list[int]:
+                 result: LoadResult, think: float = 0.0) -> list[int]:
     import httpx
 
     out: list[int] = []
@@ -233,6 +235,8 @@ async def _httpx(port: int, path: str, headers: dict[str, str], clients: int, ex
                     result.body_bytes = len(response.content)
                     if response.status_code != expect:
                         result.errors += 1
+                if think:  # as the raw client waits
+                    await asyncio.sleep(random.uniform(0, 2 * think))
 
         await asyncio.gather(window.watch(), *[client() for _ in range(clients)])
     return out
@@ -244,13 +248,13 @@ def run_load(name: str, port: int, path: str, *, headers: dict[str, str] | None 
     """Drive GET `path` with `clients` concurrent keep-alive clients; stops by itself.
     `think`: mean seconds a client waits between answer and next request (0: none)."""
     result = LoadResult(name=name, path=path, client=client, clients=clients, seconds=seconds, latencies_ns=[])
-    impl: Callable[..., Any] = {"raw": _raw, "httpx": _httpx}[client]
+    impl = {"raw": _raw, "httpx": _httpx}[client]
 
     async def main() -> list[int]:
         window = _Window(warmup, seconds, server_cpu)
         # A hard ceiling: the clients stop at the window's end; a hung server cannot hold the run.
         args = (port, path, dict(headers or {}), clients, expect, window, result)
-        work = impl(*args, think) if think else impl(*args)
+        work = impl(*args, think)
         out = await asyncio.wait_for(work, timeout=warmup + seconds + 60)
         cpu = window.cpu
         result.seconds = (cpu["t1"] - cpu["t0"]) / 1e9
